@@ -1,0 +1,5 @@
+export { CommitLog } from './log';
+export type { Bytes, LogRecord, LogStats, ReadOptions, RecoveryReport } from './log';
+export type { CommitLogOptions, PreallocateMode, RecoveryMode, SyncMode } from './options';
+export { LogError } from './errors';
+export type { LogErrorCode } from './errors';

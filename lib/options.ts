@@ -1,0 +1,142 @@
+import {
+  DEFAULT_ALIGN_BYTES,
+  DEFAULT_BROKEN_BYTES_MAX,
+  DEFAULT_MAX_BATCH_DELAY_MICROS,
+  DEFAULT_MAX_PENDING_BYTES,
+  DEFAULT_MAX_RECORD_BYTES,
+  DEFAULT_PREALLOCATE,
+  DEFAULT_RECOVERY,
+  DEFAULT_SEGMENT_BYTES,
+  DEFAULT_SYNC,
+  MAX_PENDING_BYTES_LIMIT,
+  MAX_RECORD_BYTES_LIMIT,
+  MIN_SEGMENT_BYTES,
+} from './constants';
+import { invalidArgType, invalidValue, outOfRange } from './errors';
+import type { NativeOpenOptions } from './native';
+
+export type SyncMode = 'fdatasync' | 'fsync' | 'direct' | 'none';
+export type PreallocateMode = 'zero' | 'fallocate' | 'none';
+export type RecoveryMode = 'strict' | 'truncate';
+
+export interface CommitLogOptions {
+  /**
+   * How a batch is made durable. Default 'fdatasync'.
+   * - 'fdatasync': write, then fdatasync (F_FULLFSYNC on macOS). Survives power loss.
+   * - 'fsync': write, then fsync: also flushes metadata such as mtime. Survives power loss.
+   * - 'direct': O_DIRECT | O_DSYNC writes, bypassing the page cache. Survives power loss;
+   *   needs a filesystem that supports O_DIRECT (not tmpfs).
+   * - 'none': page cache only. Survives a crash of the process (kill -9), NOT of the machine.
+   */
+  sync?: SyncMode;
+  /** Segment files roll at this size. Default 64 MiB. Larger: fewer files, coarser retention. */
+  segmentBytes?: number;
+  /**
+   * Bytes staged or being written but not yet durable. Past it, appends wait for room, so memory
+   * stays bounded whatever the number of callers. Default 64 MiB.
+   */
+  maxPendingBytes?: number;
+  /** Largest record accepted. Default 16 MiB, at most 1 GiB. */
+  maxRecordBytes?: number;
+  /**
+   * Microseconds the flusher waits after the first record before writing a batch. Default 0: no
+   * artificial delay; batches form naturally while the previous sync runs. Higher: larger batches,
+   * higher latency.
+   */
+  maxBatchDelayMicros?: number;
+  /**
+   * Batches are padded to this many bytes (a power of two, 512 to 65536). Default 4096: a torn
+   * write can only damage the batch being written, never one already acknowledged. 512 wastes less
+   * space for lone small records, and is safe only on disks whose physical sector is 512 bytes.
+   */
+  alignBytes?: number;
+  /**
+   * How new segment files are prepared, ahead of time, off the append path. Default 'zero':
+   * write zeros so that appends overwrite written blocks (fdatasync then flushes no metadata).
+   * 'fallocate' reserves unwritten extents (cheap to make, costlier per sync); 'none' grows files.
+   */
+  preallocate?: PreallocateMode;
+  /**
+   * What open() does when acknowledged data is damaged. Default 'strict': reject with
+   * ERR_LOG_CORRUPT and change nothing. 'truncate': keep the valid prefix, cut the rest, and
+   * report it in `log.recovery`. A torn tail (never acknowledged) is cut in both modes.
+   */
+  recovery?: RecoveryMode;
+  /** Create the directory if it does not exist (its parent must). Default true. */
+  create?: boolean;
+}
+
+export interface ResolvedOptions extends NativeOpenOptions {
+  maxRecordBytes: number;
+}
+
+const SYNC_MODES: readonly string[] = ['fdatasync', 'fsync', 'direct', 'none'];
+const PREALLOCATE_MODES: readonly string[] = ['zero', 'fallocate', 'none'];
+const RECOVERY_MODES: readonly string[] = ['strict', 'truncate'];
+const KNOWN = new Set([
+  'sync',
+  'segmentBytes',
+  'maxPendingBytes',
+  'maxRecordBytes',
+  'maxBatchDelayMicros',
+  'alignBytes',
+  'preallocate',
+  'recovery',
+  'create',
+]);
+
+function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw invalidArgType(`options.${name}`, 'of type number', value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw outOfRange(`options.${name}`, `an integer >= ${min} and <= ${max}`, value);
+  }
+  return value;
+}
+
+function oneOf(name: string, value: unknown, fallback: string, allowed: readonly string[]): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string') throw invalidArgType(`options.${name}`, 'of type string', value);
+  if (!allowed.includes(value)) throw invalidValue(`options.${name}`, `must be one of ${allowed.join(', ')}`, value);
+  return value;
+}
+
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidArgType('options', 'an object', options);
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN.has(key)) throw invalidValue('options', `unknown option "${key}"`, key);
+  }
+  const alignBytes = integer('alignBytes', o.alignBytes, DEFAULT_ALIGN_BYTES, 512, 65536);
+  if ((alignBytes & (alignBytes - 1)) !== 0) {
+    throw invalidValue('options.alignBytes', 'must be a power of two', alignBytes);
+  }
+  const maxPendingBytes = integer('maxPendingBytes', o.maxPendingBytes, DEFAULT_MAX_PENDING_BYTES, 4096, MAX_PENDING_BYTES_LIMIT);
+  const maxRecordBytes = integer('maxRecordBytes', o.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES, 0, MAX_RECORD_BYTES_LIMIT);
+  const segmentBytes = integer('segmentBytes', o.segmentBytes, DEFAULT_SEGMENT_BYTES, MIN_SEGMENT_BYTES, 2 ** 40);
+  if (segmentBytes % alignBytes !== 0) {
+    throw invalidValue('options.segmentBytes', `must be a multiple of alignBytes (${alignBytes})`, segmentBytes);
+  }
+  if (o.create !== undefined && typeof o.create !== 'boolean') {
+    throw invalidArgType('options.create', 'of type boolean', o.create);
+  }
+  const sync = oneOf('sync', o.sync, DEFAULT_SYNC, SYNC_MODES);
+  if (sync === 'direct' && alignBytes < 4096) {
+    throw invalidValue('options.alignBytes', "must be at least 4096 with sync: 'direct'", alignBytes);
+  }
+  return {
+    sync,
+    preallocate: oneOf('preallocate', o.preallocate, DEFAULT_PREALLOCATE, PREALLOCATE_MODES),
+    recovery: oneOf('recovery', o.recovery, DEFAULT_RECOVERY, RECOVERY_MODES),
+    alignBytes,
+    segmentBytes,
+    maxPendingBytes,
+    maxRecordBytes,
+    maxBatchDelayMicros: integer('maxBatchDelayMicros', o.maxBatchDelayMicros, DEFAULT_MAX_BATCH_DELAY_MICROS, 0, 1_000_000),
+    brokenBytesMax: DEFAULT_BROKEN_BYTES_MAX,
+    create: o.create ?? true,
+  } as ResolvedOptions;
+}

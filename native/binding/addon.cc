@@ -1,0 +1,123 @@
+// Module entry: registers the exports and the per-environment state.
+#include <napi.h>
+
+#include <string>
+
+#include "../core/crc32c.h"
+#include "../core/log_format.h"
+#include "addon.h"
+#include "errors.h"
+#include "log_handle.h"
+#include "workers.h"
+
+namespace commitlog {
+namespace {
+
+bool ParseEnum(const Napi::Object& o, const char* key, const char* const* names, int n, int* out) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return true;
+  if (!v.IsString()) return false;
+  std::string s = v.As<Napi::String>().Utf8Value();
+  for (int i = 0; i < n; i++) {
+    if (s == names[i]) {
+      *out = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool ParseNumber(const Napi::Object& o, const char* key, double lo, double hi, double* out) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return true;
+  if (!v.IsNumber()) return false;
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<uint64_t>(d))) return false;
+  *out = d;
+  return true;
+}
+
+// The façade validates options with precise messages; this re-check only
+// keeps garbage from reaching the core's assertions.
+bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
+  static const char* const kSync[] = {"fdatasync", "fsync", "direct", "none"};
+  static const char* const kPrealloc[] = {"zero", "fallocate", "none"};
+  static const char* const kRecovery[] = {"strict", "truncate"};
+  int sync = 0, prealloc = 0, recovery = 0;
+  double align = opt->align_bytes, seg = static_cast<double>(opt->segment_bytes);
+  double pending = static_cast<double>(opt->max_pending_bytes), delay = opt->max_batch_delay_us;
+  double broken = static_cast<double>(opt->broken_bytes_max);
+  bool ok = ParseEnum(o, "sync", kSync, 4, &sync) && ParseEnum(o, "preallocate", kPrealloc, 3, &prealloc) &&
+            ParseEnum(o, "recovery", kRecovery, 2, &recovery) &&
+            ParseNumber(o, "alignBytes", format::kMinAlign, format::kMaxAlign, &align) &&
+            ParseNumber(o, "segmentBytes", 4096, 1ull << 40, &seg) &&
+            ParseNumber(o, "maxPendingBytes", 1, 1ull << 30, &pending) &&
+            ParseNumber(o, "maxBatchDelayMicros", 0, 1e6, &delay) &&
+            ParseNumber(o, "brokenBytesMax", 0, 1ull << 30, &broken);
+  uint32_t a = static_cast<uint32_t>(align);
+  if (!ok || (a & (a - 1)) != 0) return false;
+  opt->sync = static_cast<SyncMode>(sync);
+  opt->preallocate = static_cast<Preallocate>(prealloc);
+  opt->recovery = static_cast<RecoveryMode>(recovery);
+  opt->align_bytes = a;
+  opt->segment_bytes = static_cast<uint64_t>(seg);
+  opt->max_pending_bytes = static_cast<uint64_t>(pending);
+  opt->max_batch_delay_us = static_cast<uint32_t>(delay);
+  opt->broken_bytes_max = static_cast<uint64_t>(broken);
+  Napi::Value create = o.Get("create");
+  opt->create = create.IsUndefined() || create.ToBoolean().Value();
+  return true;
+}
+
+// open(dir, options, onDurable) -> Promise<LogHandle>
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LogOptions options;
+  if (!info[0].IsString() || !info[1].IsObject() || !info[2].IsFunction() ||
+      !ParseOptions(info[1].As<Napi::Object>(), &options)) {
+    Napi::TypeError::New(env, "open(dir: string, options: object, onDurable: function)")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* w = new OpenWorker(env, info[0].As<Napi::String>().Utf8Value(), options,
+                           info[2].As<Napi::Function>());
+  return w->Queue();
+}
+
+Napi::Value SetErrorClassJs(const Napi::CallbackInfo& info) {
+  if (info[0].IsFunction()) SetErrorClass(info.Env(), info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+// crc32c(bytes, init = 0) -> number; exposed for tests and benchmarks.
+Napi::Value Crc32c(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) {
+    Napi::TypeError::New(env, "crc32c(bytes: Uint8Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  uint32_t init = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
+  const char* p = static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  return Napi::Number::New(env, crc32c::Extend(init, p, ta.ByteLength()));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+  data->log_handle_ctor = Napi::Persistent(LogHandle::Init(env));
+  exports.Set("open", Napi::Function::New(env, Open, "open"));
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClassJs, "setErrorClass"));
+  exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
+  exports.Set("crc32cHardware", Napi::Boolean::New(env, crc32c::IsHardwareAccelerated()));
+  return exports;
+}
+
+}  // namespace
+}  // namespace commitlog
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return commitlog::Init(env, exports);
+}
+
+NODE_API_MODULE(commitlog, InitModule)

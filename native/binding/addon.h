@@ -1,0 +1,19 @@
+// Per-environment state of the addon (main thread and each worker thread
+// that loads it get their own).
+#ifndef COMMITLOG_BINDING_ADDON_H_
+#define COMMITLOG_BINDING_ADDON_H_
+
+#include <napi.h>
+
+namespace commitlog {
+
+struct AddonData {
+  Napi::FunctionReference error_class;
+  Napi::FunctionReference log_handle_ctor;
+
+  static AddonData* Get(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
+};
+
+}  // namespace commitlog
+
+#endif  // COMMITLOG_BINDING_ADDON_H_

@@ -1,0 +1,260 @@
+#include "log_handle.h"
+
+#include <cmath>
+
+#include "addon.h"
+#include "errors.h"
+#include "workers.h"
+
+namespace commitlog {
+
+namespace {
+
+// Largest record the native layer accepts whatever the options say: frames
+// carry u32 lengths and a batch must fit a u32 span.
+constexpr size_t kHardRecordMax = size_t{1} << 30;
+
+uint64_t ToU64(const Napi::Value& v) {
+  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
+  if (!(d >= 0)) return 0;
+  if (d >= 18446744073709551615.0) return UINT64_MAX;
+  return static_cast<uint64_t>(d);
+}
+
+Napi::Value Num(Napi::Env env, uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); }
+
+bool GetBytes(const Napi::Value& v, const char** data, size_t* len) {
+  if (!v.IsTypedArray()) return false;
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array) return false;
+  Napi::Uint8Array u8 = v.As<Napi::Uint8Array>();
+  *data = reinterpret_cast<const char*>(u8.Data());
+  *len = u8.ByteLength();
+  return true;
+}
+
+}  // namespace
+
+Napi::Function LogHandle::Init(Napi::Env env) {
+  return DefineClass(env, "LogHandle",
+                     {
+                         InstanceMethod<&LogHandle::Append>("append"),
+                         InstanceMethod<&LogHandle::AppendMany>("appendMany"),
+                         InstanceMethod<&LogHandle::Durable>("durable"),
+                         InstanceMethod<&LogHandle::FirstSeq>("firstSeq"),
+                         InstanceMethod<&LogHandle::Close>("close"),
+                         InstanceMethod<&LogHandle::Read>("read"),
+                         InstanceMethod<&LogHandle::TruncateBefore>("truncateBefore"),
+                         InstanceMethod<&LogHandle::Stats>("stats"),
+                         InstanceMethod<&LogHandle::Recovery>("recovery"),
+                         InstanceMethod<&LogHandle::Ref>("ref"),
+                         InstanceMethod<&LogHandle::Unref>("unref"),
+                     });
+}
+
+LogHandle::LogHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LogHandle>(info) {}
+
+LogHandle::~LogHandle() {
+  if (cleanup_hook_) {
+    napi_remove_env_cleanup_hook(Env(), reinterpret_cast<void (*)(void*)>(&OnEnvCleanup), this);
+  }
+  // log_'s destructor closes it if nobody did (the process is going away).
+}
+
+Napi::Object LogHandle::Create(Napi::Env env, std::unique_ptr<Log> log, Napi::Function on_durable) {
+  Napi::Object obj = AddonData::Get(env)->log_handle_ctor.New({});
+  LogHandle* self = Unwrap(obj);
+  self->log_ = std::move(log);
+  self->tsfn_ = Tsfn::New(env, on_durable, "commitlog.flush", 0, 1, self);
+  self->tsfn_live_ = true;
+  // Idle logs do not keep the process alive; the façade refs while appends wait.
+  self->tsfn_.Unref(env);
+  // Registered after the TSFN: cleanup hooks run last-in first-out, so this
+  // one stops the flusher before Node tears the TSFN down.
+  napi_add_env_cleanup_hook(env, reinterpret_cast<void (*)(void*)>(&OnEnvCleanup), self);
+  self->cleanup_hook_ = true;
+  self->log_->Start([self] {
+    // Coalesce: at most one call queued; CallJs reads the latest state.
+    if (!self->notify_pending_.exchange(true)) self->tsfn_.NonBlockingCall();
+  });
+  return obj;
+}
+
+void LogHandle::OnEnvCleanup(LogHandle* self) {
+  // The environment is exiting with the log open: write what is staged and
+  // stop the threads while the TSFN is still valid.
+  self->cleanup_hook_ = false;
+  self->closing_ = true;
+  self->log_->Close();
+}
+
+void LogHandle::CallJs(Napi::Env env, Napi::Function callback, LogHandle* self, void*) {
+  if (env == nullptr || self == nullptr) return;  // being torn down
+  self->notify_pending_.store(false);
+  uint64_t durable = self->log_->durable_seq();
+  Status failure = self->log_->failure();
+  Napi::Value err = failure.ok() ? env.Undefined() : ToJsError(env, failure).Value();
+  callback.Call({Num(env, durable), err});
+}
+
+Napi::Value LogHandle::AppendResultToJs(Napi::Env env, AppendResult r, uint64_t first_seq) {
+  switch (r) {
+    case AppendResult::kOk: return Num(env, first_seq);
+    case AppendResult::kFull: return Napi::Number::New(env, -1);
+    case AppendResult::kFailed: return Napi::Number::New(env, -2);
+    case AppendResult::kClosed: return Napi::Number::New(env, -3);
+    case AppendResult::kNoMemory: return Napi::Number::New(env, -4);
+  }
+  return Napi::Number::New(env, -4);
+}
+
+Napi::Value LogHandle::Append(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* data;
+  size_t len;
+  if (!GetBytes(info[0], &data, &len)) {
+    Napi::TypeError::New(env, "record must be a Uint8Array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (len > kHardRecordMax) {
+    Napi::RangeError::New(env, "record is too large").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (closing_) return Napi::Number::New(env, -3);
+  uint64_t first = 0;
+  AppendResult r = log_->Append(&data, &len, 1, &first);
+  return AppendResultToJs(env, r, first);
+}
+
+Napi::Value LogHandle::AppendMany(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) {
+    Napi::TypeError::New(env, "records must be an array").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array arr = info[0].As<Napi::Array>();
+  uint32_t n = arr.Length();
+  std::vector<const char*> ptrs(n);
+  std::vector<size_t> lens(n);
+  size_t total = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (!GetBytes(arr.Get(i), &ptrs[i], &lens[i])) {
+      Napi::TypeError::New(env, "each record must be a Uint8Array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    total += lens[i] + 4;
+  }
+  if (n == 0 || total > kHardRecordMax) {
+    Napi::RangeError::New(env, "group is empty or too large").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (closing_) return Napi::Number::New(env, -3);
+  uint64_t first = 0;
+  AppendResult r = log_->Append(ptrs.data(), lens.data(), n, &first);
+  return AppendResultToJs(env, r, first);
+}
+
+Napi::Value LogHandle::Durable(const Napi::CallbackInfo& info) {
+  return Num(info.Env(), log_->durable_seq());
+}
+
+Napi::Value LogHandle::FirstSeq(const Napi::CallbackInfo& info) {
+  return Num(info.Env(), log_->first_seq());
+}
+
+static Napi::Value Rejected(Napi::Env env, const char* code, const char* message) {
+  auto d = Napi::Promise::Deferred::New(env);
+  d.Reject(MakeError(env, code, message).Value());
+  return d.Promise();
+}
+
+Napi::Value LogHandle::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closing_) return Rejected(env, "ERR_LOG_CLOSED", "log is closed");
+  if (ops_in_flight_ > 0) return Rejected(env, "ERR_LOG_BUSY", "reads or truncations are in flight");
+  closing_ = true;
+  return (new CloseWorker(env, this, info.This().As<Napi::Object>()))->Queue();
+}
+
+void LogHandle::FinishClose() {
+  if (tsfn_live_) {
+    tsfn_live_ = false;
+    tsfn_.Release();  // the last call on the TSFN: the flusher is joined
+  }
+  if (cleanup_hook_) {
+    cleanup_hook_ = false;
+    napi_remove_env_cleanup_hook(Env(), reinterpret_cast<void (*)(void*)>(&OnEnvCleanup), this);
+  }
+}
+
+Napi::Value LogHandle::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closing_) return Rejected(env, "ERR_LOG_CLOSED", "log is closed");
+  ReadCursor cursor;
+  cursor.seq = info[3].IsNumber() ? ToU64(info[3]) : UINT64_MAX;
+  cursor.segment = ToU64(info[4]);
+  cursor.offset = ToU64(info[5]);
+  size_t max_bytes = static_cast<size_t>(std::min<uint64_t>(ToU64(info[2]), 1ull << 30));
+  auto* w = new ReadWorker(env, this, info.This().As<Napi::Object>(), ToU64(info[0]),
+                           ToU64(info[1]), max_bytes, cursor);
+  return w->Queue();
+}
+
+Napi::Value LogHandle::TruncateBefore(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closing_) return Rejected(env, "ERR_LOG_CLOSED", "log is closed");
+  return (new TruncateWorker(env, this, info.This().As<Napi::Object>(), ToU64(info[0])))->Queue();
+}
+
+Napi::Value LogHandle::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LogStats s;
+  log_->GetStats(&s);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("appendedSeq", Num(env, s.appended_seq));
+  o.Set("durableSeq", Num(env, s.durable_seq));
+  o.Set("firstSeq", Num(env, s.first_seq));
+  o.Set("records", Num(env, s.records));
+  o.Set("batches", Num(env, s.batches));
+  o.Set("syncs", Num(env, s.syncs));
+  o.Set("bytesWritten", Num(env, s.bytes_written));
+  o.Set("payloadBytes", Num(env, s.payload_bytes));
+  o.Set("paddingBytes", Num(env, s.padding_bytes));
+  o.Set("segments", Num(env, s.segments));
+  o.Set("segmentsRolled", Num(env, s.segments_rolled));
+  o.Set("preparedSegmentsUsed", Num(env, s.prepared_segments_used));
+  o.Set("pendingBytes", Num(env, s.pending_bytes));
+  o.Set("syncLatencyUsP50", Num(env, s.sync_us_p50));
+  o.Set("syncLatencyUsP99", Num(env, s.sync_us_p99));
+  o.Set("syncLatencyUsMax", Num(env, s.sync_us_max));
+  o.Set("batchLatencyUsP50", Num(env, s.batch_us_p50));
+  o.Set("batchLatencyUsP99", Num(env, s.batch_us_p99));
+  return o;
+}
+
+Napi::Value LogHandle::Recovery(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const RecoveryReport& r = log_->recovery();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("tornTail", Napi::Boolean::New(env, r.torn_tail));
+  o.Set("corruption", Napi::Boolean::New(env, r.corruption));
+  o.Set("reason", Napi::String::New(env, r.reason));
+  o.Set("file", Napi::String::New(env, r.file));
+  o.Set("offset", Num(env, r.offset));
+  o.Set("bytesDropped", Num(env, r.bytes_dropped));
+  o.Set("segmentsDropped", Num(env, r.segments_dropped));
+  o.Set("brokenFile", Napi::String::New(env, r.broken_file));
+  return o;
+}
+
+Napi::Value LogHandle::Ref(const Napi::CallbackInfo& info) {
+  if (tsfn_live_) tsfn_.Ref(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value LogHandle::Unref(const Napi::CallbackInfo& info) {
+  if (tsfn_live_) tsfn_.Unref(info.Env());
+  return info.Env().Undefined();
+}
+
+}  // namespace commitlog

@@ -1,0 +1,62 @@
+// LogHandle: the JS object behind a CommitLog. Owns the core Log, the
+// thread-safe function through which the flusher reports progress, and an
+// environment cleanup hook that stops the threads if the process exits with
+// the log still open. All methods run on the JS thread.
+#ifndef COMMITLOG_BINDING_LOG_HANDLE_H_
+#define COMMITLOG_BINDING_LOG_HANDLE_H_
+
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+
+#include "../core/log.h"
+
+namespace commitlog {
+
+class LogHandle : public Napi::ObjectWrap<LogHandle> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  // Wraps an opened log and starts it. `on_durable(durableSeq, error?)` is
+  // called once per batch (coalesced) and once if the log fails.
+  static Napi::Object Create(Napi::Env env, std::unique_ptr<Log> log, Napi::Function on_durable);
+
+  explicit LogHandle(const Napi::CallbackInfo& info);
+  ~LogHandle() override;
+
+  Log* log() { return log_.get(); }
+  // Workers in flight hold the log; close waits for none to be left.
+  void BeginOp() { ops_in_flight_++; }
+  void EndOp() { ops_in_flight_--; }
+  void FinishClose();
+
+ private:
+  static void CallJs(Napi::Env env, Napi::Function callback, LogHandle* self, void* data);
+  using Tsfn = Napi::TypedThreadSafeFunction<LogHandle, void, CallJs>;
+  static void OnEnvCleanup(LogHandle* self);
+
+  Napi::Value Append(const Napi::CallbackInfo& info);
+  Napi::Value AppendMany(const Napi::CallbackInfo& info);
+  Napi::Value Durable(const Napi::CallbackInfo& info);
+  Napi::Value FirstSeq(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value TruncateBefore(const Napi::CallbackInfo& info);
+  Napi::Value Stats(const Napi::CallbackInfo& info);
+  Napi::Value Recovery(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value AppendResultToJs(Napi::Env env, AppendResult r, uint64_t first_seq);
+
+  std::unique_ptr<Log> log_;
+  Tsfn tsfn_;
+  bool tsfn_live_ = false;
+  std::atomic<bool> notify_pending_{false};
+  bool closing_ = false;
+  int ops_in_flight_ = 0;
+  bool cleanup_hook_ = false;
+};
+
+}  // namespace commitlog
+
+#endif  // COMMITLOG_BINDING_LOG_HANDLE_H_

@@ -1,0 +1,108 @@
+#include "workers.h"
+
+#include <cstring>
+
+#include "errors.h"
+#include "log_handle.h"
+
+namespace commitlog {
+
+PromiseWorker::PromiseWorker(Napi::Env env, const char* resource)
+    : Napi::AsyncWorker(env, resource), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+Napi::Promise PromiseWorker::Queue() {
+  Napi::AsyncWorker::Queue();
+  return deferred_.Promise();
+}
+
+void PromiseWorker::OnOK() { Settle(); }
+
+void PromiseWorker::OnError(const Napi::Error& e) {
+  // Execute() reports through status_, never SetError; keep the promise
+  // settled anyway should that change.
+  deferred_.Reject(e.Value());
+  Finally();
+}
+
+void PromiseWorker::Settle() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  if (status_.ok()) {
+    deferred_.Resolve(OnSuccess(env));
+  } else {
+    deferred_.Reject(ToJsError(env, status_).Value());
+  }
+  Finally();
+}
+
+OpenWorker::OpenWorker(Napi::Env env, std::string dir, const LogOptions& options,
+                       Napi::Function on_durable)
+    : PromiseWorker(env, "commitlog.open"), dir_(std::move(dir)), options_(options),
+      on_durable_(Napi::Persistent(on_durable)) {}
+
+void OpenWorker::Execute() { status_ = Log::Open(PosixIo(), dir_, options_, &log_); }
+
+Napi::Value OpenWorker::OnSuccess(Napi::Env env) {
+  return LogHandle::Create(env, std::move(log_), on_durable_.Value());
+}
+
+HandleWorker::HandleWorker(Napi::Env env, const char* resource, LogHandle* handle,
+                           Napi::Object handle_obj)
+    : PromiseWorker(env, resource), handle_(handle), handle_ref_(Napi::Persistent(handle_obj)) {
+  handle_->BeginOp();
+}
+
+void HandleWorker::Finally() { handle_->EndOp(); }
+
+CloseWorker::CloseWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj)
+    : HandleWorker(env, "commitlog.close", handle, handle_obj) {}
+
+void CloseWorker::Execute() {
+  Log* log = handle_->log();
+  Status s = log->Close();
+  // A log that failed earlier already rejected its appends with the cause;
+  // closing it is still a success (resources released). Other errors, such
+  // as failing to write the clean checkpoint, are the caller's to see.
+  if (!s.ok() && log->failure().ok()) status_ = s;
+}
+
+Napi::Value CloseWorker::OnSuccess(Napi::Env env) { return env.Undefined(); }
+
+void CloseWorker::Finally() {
+  handle_->FinishClose();
+  HandleWorker::Finally();
+}
+
+ReadWorker::ReadWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj, uint64_t from,
+                       uint64_t limit, size_t max_bytes, const ReadCursor& cursor)
+    : HandleWorker(env, "commitlog.read", handle, handle_obj), from_(from), limit_(limit),
+      max_bytes_(max_bytes), cursor_(cursor) {}
+
+void ReadWorker::Execute() {
+  status_ = handle_->log()->Read(from_, limit_, max_bytes_, &cursor_, &result_);
+}
+
+Napi::Value ReadWorker::OnSuccess(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("data", Napi::Buffer<char>::Copy(env, result_.data.data(), result_.data.size()));
+  Napi::Uint32Array ends = Napi::Uint32Array::New(env, result_.ends.size());
+  if (!result_.ends.empty()) {
+    std::memcpy(ends.Data(), result_.ends.data(), result_.ends.size() * sizeof(uint32_t));
+  }
+  out.Set("ends", ends);
+  out.Set("first", Napi::Number::New(env, static_cast<double>(result_.first_seq)));
+  out.Set("cursorSeq", Napi::Number::New(env, static_cast<double>(cursor_.seq)));
+  out.Set("cursorSegment", Napi::Number::New(env, static_cast<double>(cursor_.segment)));
+  out.Set("cursorOffset", Napi::Number::New(env, static_cast<double>(cursor_.offset)));
+  return out;
+}
+
+TruncateWorker::TruncateWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj,
+                               uint64_t seq)
+    : HandleWorker(env, "commitlog.truncate", handle, handle_obj), seq_(seq) {}
+
+void TruncateWorker::Execute() { status_ = handle_->log()->TruncateBefore(seq_, &removed_); }
+
+Napi::Value TruncateWorker::OnSuccess(Napi::Env env) { return Napi::Number::New(env, removed_); }
+
+}  // namespace commitlog

@@ -1,0 +1,93 @@
+// One small AsyncWorker per asynchronous operation, each owning a promise.
+// Execute() runs on the libuv pool and never touches Napi objects.
+#ifndef COMMITLOG_BINDING_WORKERS_H_
+#define COMMITLOG_BINDING_WORKERS_H_
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "../core/log.h"
+
+namespace commitlog {
+
+class LogHandle;
+
+// Base: a worker that settles a promise with either OnSuccess() or the
+// Status its Execute() left in status_.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  Napi::Promise Queue();
+
+ protected:
+  PromiseWorker(Napi::Env env, const char* resource);
+  void OnOK() override;
+  virtual Napi::Value OnSuccess(Napi::Env env) = 0;
+  virtual void Finally() {}
+  Status status_;
+
+ private:
+  void Settle();
+  void OnError(const Napi::Error& e) override;
+  Napi::Promise::Deferred deferred_;
+};
+
+class OpenWorker final : public PromiseWorker {
+ public:
+  OpenWorker(Napi::Env env, std::string dir, const LogOptions& options, Napi::Function on_durable);
+  void Execute() override;
+  Napi::Value OnSuccess(Napi::Env env) override;
+
+ private:
+  std::string dir_;
+  LogOptions options_;
+  Napi::FunctionReference on_durable_;
+  std::unique_ptr<Log> log_;
+};
+
+// Base for workers that use an open LogHandle: keeps it alive and counted.
+class HandleWorker : public PromiseWorker {
+ protected:
+  HandleWorker(Napi::Env env, const char* resource, LogHandle* handle, Napi::Object handle_obj);
+  void Finally() override;
+  LogHandle* handle_;
+  Napi::ObjectReference handle_ref_;
+};
+
+class CloseWorker final : public HandleWorker {
+ public:
+  CloseWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj);
+  void Execute() override;
+  Napi::Value OnSuccess(Napi::Env env) override;
+  void Finally() override;
+};
+
+class ReadWorker final : public HandleWorker {
+ public:
+  ReadWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj, uint64_t from,
+             uint64_t limit, size_t max_bytes, const ReadCursor& cursor);
+  void Execute() override;
+  Napi::Value OnSuccess(Napi::Env env) override;
+
+ private:
+  uint64_t from_, limit_;
+  size_t max_bytes_;
+  ReadCursor cursor_;
+  ReadResult result_;
+};
+
+class TruncateWorker final : public HandleWorker {
+ public:
+  TruncateWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj, uint64_t seq);
+  void Execute() override;
+  Napi::Value OnSuccess(Napi::Env env) override;
+
+ private:
+  uint64_t seq_;
+  uint32_t removed_ = 0;
+};
+
+}  // namespace commitlog
+
+#endif  // COMMITLOG_BINDING_WORKERS_H_

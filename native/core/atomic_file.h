@@ -1,0 +1,35 @@
+// Durable whole-file replacement: the new content is written to a temp file
+// in the same directory, forced to disk, renamed over the target, and the
+// directory is forced so that the rename itself survives power loss. At
+// every instant the target holds either the old or the new content.
+#ifndef COMMITLOG_CORE_ATOMIC_FILE_H_
+#define COMMITLOG_CORE_ATOMIC_FILE_H_
+
+#include <cstddef>
+#include <string>
+
+#include "io.h"
+#include "status.h"
+
+namespace commitlog {
+
+// Creates <dir>/<name>.tmp-<unique> exclusively with `mode`, writes `data`
+// and fdatasyncs it. On success *tmp_path names it; on failure nothing is
+// left behind.
+Status WriteTempDurable(Io* io, const std::string& target, const char* data, size_t n,
+                        int mode, std::string* tmp_path);
+
+// WriteTempDurable, then rename onto target, then fsync the directory. Any
+// failure removes the temp file and leaves target as it was.
+Status ReplaceFileDurable(Io* io, const std::string& target, const char* data, size_t n,
+                          int mode);
+
+// Reads a whole file. ENOENT comes back as an IoError with that errno.
+Status ReadWholeFile(Io* io, const std::string& path, std::string* out);
+
+// True when name is a temp file that WriteTempDurable made for target_base.
+bool IsTempFor(const std::string& name, const std::string& target_base);
+
+}  // namespace commitlog
+
+#endif  // COMMITLOG_CORE_ATOMIC_FILE_H_

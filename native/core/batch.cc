@@ -1,0 +1,144 @@
+#include "batch.h"
+
+#include <cassert>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "coding.h"
+#include "crc32c.h"
+
+namespace commitlog {
+
+using namespace format;
+
+AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+
+bool AlignedBuffer::Reserve(size_t n) {
+  if (n <= capacity_) return true;
+  size_t cap = capacity_ ? capacity_ : 64 * 1024;
+  while (cap < n) cap *= 2;
+  void* p = nullptr;
+  if (posix_memalign(&p, 4096, cap) != 0) return false;
+  if (data_ != nullptr) std::memcpy(p, data_, capacity_);
+  std::free(data_);
+  data_ = static_cast<char*>(p);
+  capacity_ = cap;
+  return true;
+}
+
+void AlignedBuffer::Swap(AlignedBuffer& other) {
+  std::swap(data_, other.data_);
+  std::swap(capacity_, other.capacity_);
+}
+
+void BatchBuilder::Reset() {
+  size_ = kBatchHeaderSize;
+  count_ = 0;
+}
+
+void BatchBuilder::Swap(BatchBuilder& other) {
+  buf_.Swap(other.buf_);
+  std::swap(size_, other.size_);
+  std::swap(count_, other.count_);
+}
+
+bool BatchBuilder::Ensure(size_t bytes) {
+  // Leave room for the largest padding Seal may add.
+  return buf_.Reserve(size_ + bytes + kMaxAlign);
+}
+
+bool BatchBuilder::Add(const char* data, size_t n) {
+  if (!Ensure(FrameSize(n))) return false;
+  char* dst = buf_.data() + size_;
+  EncodeFixed32(dst, static_cast<uint32_t>(n));
+  if (n > 0) std::memcpy(dst + kRecordFrameSize, data, n);
+  size_ += FrameSize(n);
+  count_++;
+  return true;
+}
+
+uint32_t BatchBuilder::Seal(uint32_t epoch, uint64_t base_seq, uint32_t prev_crc,
+                            uint32_t align) {
+  assert(count_ > 0);
+  assert(align >= kMinAlign && align <= kMaxAlign);
+  assert((align & (align - 1)) == 0);
+  assert(payload_bytes() <= kMaxBatchPayload);
+  size_t span = (size_ + align - 1) & ~static_cast<size_t>(align - 1);
+  bool ok = buf_.Reserve(span);  // Ensure() reserved kMaxAlign already
+  assert(ok);
+  (void)ok;
+  char* h = buf_.data();
+  EncodeFixed32(h + kMagicOffset, kBatchMagic);
+  EncodeFixed16(h + kVersionOffset, kFormatVersion);
+  EncodeFixed16(h + kHeaderLenOffset, static_cast<uint16_t>(kBatchHeaderSize));
+  EncodeFixed32(h + kEpochOffset, epoch);
+  EncodeFixed64(h + kBaseSeqOffset, base_seq);
+  EncodeFixed32(h + kCountOffset, count_);
+  EncodeFixed32(h + kPayloadLenOffset, static_cast<uint32_t>(payload_bytes()));
+  EncodeFixed32(h + kPrevCrcOffset, prev_crc);
+  EncodeFixed32(h + kSpanOffset, static_cast<uint32_t>(span));
+  // Padding is zeroed so that the bytes on disk are deterministic and a
+  // reader that lands in padding sees zeros, never stale staging data.
+  std::memset(h + size_, 0, span - size_);
+  uint32_t crc = crc32c::Value(h + kMagicOffset, size_ - kMagicOffset);
+  EncodeFixed32(h + kCrcOffset, crc32c::Mask(crc));
+  return static_cast<uint32_t>(span);
+}
+
+uint32_t BatchBuilder::sealed_crc() const { return DecodeFixed32(buf_.data() + kCrcOffset); }
+
+static bool AllZero(const char* p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] != 0) return false;
+  }
+  return true;
+}
+
+bool CheckFrames(const char* payload, uint32_t payload_len, uint32_t count) {
+  size_t pos = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    if (payload_len - pos < kRecordFrameSize) return false;
+    uint32_t len = DecodeFixed32(payload + pos);
+    pos += kRecordFrameSize;
+    if (payload_len - pos < len) return false;
+    pos += len;
+  }
+  return pos == payload_len;
+}
+
+BatchState DecodeBatch(const char* data, size_t avail, BatchHeader* hdr) {
+  if (avail < kBatchHeaderSize) {
+    return AllZero(data, avail) ? BatchState::kZero : BatchState::kTruncated;
+  }
+  if (AllZero(data, kBatchHeaderSize)) return BatchState::kZero;
+  hdr->crc = DecodeFixed32(data + kCrcOffset);
+  hdr->epoch = DecodeFixed32(data + kEpochOffset);
+  hdr->base_seq = DecodeFixed64(data + kBaseSeqOffset);
+  hdr->count = DecodeFixed32(data + kCountOffset);
+  hdr->payload_len = DecodeFixed32(data + kPayloadLenOffset);
+  hdr->prev_crc = DecodeFixed32(data + kPrevCrcOffset);
+  hdr->span = DecodeFixed32(data + kSpanOffset);
+  if (DecodeFixed32(data + kMagicOffset) != kBatchMagic) return BatchState::kBadHeader;
+  if (DecodeFixed16(data + kVersionOffset) != kFormatVersion) return BatchState::kBadHeader;
+  if (DecodeFixed16(data + kHeaderLenOffset) != kBatchHeaderSize) return BatchState::kBadHeader;
+  if (hdr->count == 0) return BatchState::kBadHeader;
+  uint64_t used = kBatchHeaderSize + static_cast<uint64_t>(hdr->payload_len);
+  if (hdr->span % kMinAlign != 0 || hdr->span < used || hdr->span - used >= kMaxAlign) {
+    return BatchState::kBadHeader;
+  }
+  if (static_cast<uint64_t>(hdr->count) * kRecordFrameSize > hdr->payload_len) {
+    return BatchState::kBadHeader;
+  }
+  if (avail < used) return BatchState::kTruncated;
+  uint32_t crc = crc32c::Value(data + kMagicOffset, used - kMagicOffset);
+  if (crc32c::Mask(crc) != hdr->crc) return BatchState::kBadCrc;
+  // A CRC match with frames that do not add up means a writer bug, not a
+  // torn write; still report it as damage rather than trust it.
+  if (!CheckFrames(data + kBatchHeaderSize, hdr->payload_len, hdr->count)) {
+    return BatchState::kBadHeader;
+  }
+  return BatchState::kValid;
+}
+
+}  // namespace commitlog

@@ -1,0 +1,291 @@
+#include "committer.h"
+
+#include <fcntl.h>
+
+#include <cassert>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+
+#include "checkpoint.h"
+#include "log_format.h"
+
+namespace commitlog {
+
+namespace {
+
+uint64_t MicrosSince(std::chrono::steady_clock::time_point t0) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count());
+}
+
+}  // namespace
+
+Committer::Committer(Io* io, std::string dir, const LogOptions& options, SegmentSet* segments,
+                     std::unique_ptr<ActiveSegment> tail, uint64_t next_seq)
+    : io_(io),
+      dir_(std::move(dir)),
+      options_(options),
+      segments_(segments),
+      next_seq_(next_seq),
+      batch_base_(next_seq),
+      segment_(std::move(tail)),
+      durable_seq_(next_seq) {
+  assert(segment_ != nullptr);
+  assert(options_.align_bytes >= format::kMinAlign);
+  assert(options_.max_pending_bytes <= format::kMaxBatchPayload);
+}
+
+Committer::~Committer() { assert(!started_ || stopped_); }
+
+void Committer::Start(std::function<void()> notify) {
+  assert(!started_);
+  notify_ = std::move(notify);
+  started_ = true;
+  {
+    std::lock_guard<std::mutex> l(prep_mu_);
+    want_prepared_ = options_.preallocate != Preallocate::kNone;
+  }
+  flusher_ = std::thread([this] { FlusherLoop(); });
+  preparer_ = std::thread([this] { PreparerLoop(); });
+}
+
+AppendResult Committer::Append(const char* const* data, const size_t* lens, size_t n,
+                               uint64_t* first_seq) {
+  assert(n > 0);
+  size_t need = 0;
+  for (size_t i = 0; i < n; i++) need += BatchBuilder::FrameSize(lens[i]);
+  std::unique_lock<std::mutex> l(mu_);
+  if (stopping_) return AppendResult::kClosed;
+  if (!failure_.ok()) return AppendResult::kFailed;
+  // Bounded memory: past the limit the caller waits for durability to free
+  // room. An empty log always takes one group, so any record can get in.
+  if (pending_bytes_ > 0 && pending_bytes_ + need > options_.max_pending_bytes) {
+    return AppendResult::kFull;
+  }
+  if (!active_.Ensure(need)) return AppendResult::kNoMemory;
+  for (size_t i = 0; i < n; i++) {
+    bool ok = active_.Add(data[i], lens[i]);  // cannot fail after Ensure
+    assert(ok);
+    (void)ok;
+  }
+  *first_seq = next_seq_;
+  next_seq_ += n;
+  pending_bytes_ += need;
+  bool wake = flusher_idle_;
+  flusher_idle_ = false;
+  l.unlock();
+  if (wake) flusher_cv_.notify_one();
+  return AppendResult::kOk;
+}
+
+void Committer::FlusherLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    flusher_idle_ = true;
+    flusher_cv_.wait(l, [this] { return !active_.empty() || stopping_; });
+    flusher_idle_ = false;
+    if (active_.empty()) break;  // stopping, and everything is written
+    if (options_.max_batch_delay_us > 0 && !stopping_) {
+      // The user traded latency for larger batches.
+      flusher_cv_.wait_for(l, std::chrono::microseconds(options_.max_batch_delay_us),
+                           [this] { return stopping_; });
+    }
+    active_.Swap(flushing_);
+    uint64_t base = batch_base_;
+    uint32_t count = flushing_.count();
+    size_t bytes = flushing_.payload_bytes();
+    batch_base_ += count;
+    l.unlock();
+    Status s = WriteBatch(base);
+    l.lock();
+    pending_bytes_ -= bytes;
+    flushing_.Reset();
+    if (!s.ok()) {
+      // Fail-stop: after a failed write or sync the kernel may have dropped
+      // the dirty pages, so a retry that succeeds proves nothing. Nothing
+      // from this batch on is acknowledged; reopening runs recovery.
+      failure_ = s;
+      l.unlock();
+      notify_();
+      return;
+    }
+    durable_seq_.store(base + count, std::memory_order_release);
+    l.unlock();
+    notify_();
+    l.lock();
+  }
+}
+
+Status Committer::WriteBatch(uint64_t base_seq) {
+  auto t0 = std::chrono::steady_clock::now();
+  size_t payload = flushing_.payload_bytes();
+  uint32_t span_estimate = static_cast<uint32_t>(
+      (format::kBatchHeaderSize + payload + options_.align_bytes - 1) & ~(options_.align_bytes - 1ull));
+  if (segment_->offset() > 0 && segment_->offset() + span_estimate > options_.segment_bytes) {
+    Status s = Roll(base_seq);
+    if (!s.ok()) return s;
+  }
+  uint32_t span = flushing_.Seal(segment_->epoch(), base_seq, segment_->last_crc(),
+                                 options_.align_bytes);
+  assert(span == span_estimate);
+  uint64_t offset = segment_->offset();
+  uint64_t sync_us = 0;
+  Status s = segment_->Append(flushing_.data(), span, flushing_.sealed_crc(), options_.sync, &sync_us);
+  if (!s.ok()) return s;
+  segments_->NoteBatch(base_seq, offset);
+  std::lock_guard<std::mutex> l(stats_mu_);
+  stats_.batches++;
+  stats_.records += flushing_.count();
+  stats_.bytes_written += span;
+  stats_.payload_bytes += payload - uint64_t{flushing_.count()} * format::kRecordFrameSize;
+  stats_.padding_bytes += span - format::kBatchHeaderSize - payload;
+  if (options_.sync == SyncMode::kFdatasync || options_.sync == SyncMode::kFsync) {
+    stats_.syncs++;
+    sync_hist_.Record(sync_us);
+  }
+  batch_hist_.Record(MicrosSince(t0));
+  return Status::OK();
+}
+
+Status Committer::Roll(uint64_t base_seq) {
+  std::string path = JoinPath(dir_, SegmentName(base_seq));
+  std::string prepared;
+  {
+    std::lock_guard<std::mutex> l(prep_mu_);
+    prepared.swap(prepared_path_);
+  }
+  Status s;
+  if (!prepared.empty()) {
+    // The prepared file is zero-filled and synced; renaming it is atomic.
+    s = io_->Rename(prepared, path);
+  } else {
+    int fd;
+    s = io_->Open(path, O_RDWR | O_CREAT | O_EXCL, 0644, &fd);
+    if (s.ok()) io_->Close(fd);
+  }
+  // The new name must be durable before any batch in it is acknowledged,
+  // or a power loss could leave acknowledged records in a nameless file.
+  if (s.ok()) s = io_->SyncDir(dir_);
+  int fd = -1;
+  if (s.ok()) s = io_->Open(path, SegmentOpenFlags(options_.sync), 0644, &fd);
+  if (!s.ok()) {
+    if (!prepared.empty()) io_->Unlink(prepared);
+    return s;
+  }
+  uint32_t chain = segment_->last_crc();
+  // The previous segment's batches are all durable: it needs no more syncs.
+  segment_ = std::make_unique<ActiveSegment>(io_, fd, path, base_seq, 0, NewEpoch(), chain);
+  segments_->Add(SegmentMeta{base_seq, path, {}});
+  {
+    std::lock_guard<std::mutex> l(stats_mu_);
+    stats_.segments_rolled++;
+    if (!prepared.empty()) stats_.prepared_segments_used++;
+  }
+  {
+    std::lock_guard<std::mutex> l(prep_mu_);
+    want_prepared_ = options_.preallocate != Preallocate::kNone;
+    checkpoint_due_ = true;
+  }
+  prep_cv_.notify_one();
+  return Status::OK();
+}
+
+void Committer::PreparerLoop() {
+  std::unique_lock<std::mutex> l(prep_mu_);
+  for (;;) {
+    prep_cv_.wait(l, [this] {
+      return prep_stopping_ || checkpoint_due_ || (want_prepared_ && prepared_path_.empty());
+    });
+    if (prep_stopping_) break;
+    if (checkpoint_due_) {
+      checkpoint_due_ = false;
+      l.unlock();
+      WriteCheckpointNow();
+      l.lock();
+      continue;
+    }
+    want_prepared_ = false;
+    l.unlock();
+    std::string path;
+    Status s = PrepareSegment(&path);
+    l.lock();
+    // On failure (a full disk, say) the next roll creates the file itself
+    // and reports the error if that fails too: the flusher owns failures.
+    if (s.ok()) prepared_path_ = path;
+  }
+  if (!prepared_path_.empty()) {
+    io_->Unlink(prepared_path_);  // recovery would remove it too
+    prepared_path_.clear();
+  }
+}
+
+Status Committer::PrepareSegment(std::string* path) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "%s%llu.tmp", format::kPreparedPrefix,
+                static_cast<unsigned long long>(prepared_counter_++));
+  *path = JoinPath(dir_, name);
+  int fd;
+  Status s = io_->Open(*path, O_RDWR | O_CREAT | O_TRUNC, 0644, &fd);
+  if (!s.ok()) return s;
+  s = PreallocateSegment(io_, fd, options_);
+  io_->Close(fd);
+  if (!s.ok()) io_->Unlink(*path);
+  return s.WithPath(*path);
+}
+
+void Committer::WriteCheckpointNow() {
+  Checkpoint cp;
+  cp.durable_seq = durable_seq();
+  // A failed checkpoint only weakens what recovery can prove later; the log
+  // itself is intact, so it is not a reason to fail appends.
+  WriteCheckpoint(io_, dir_, cp);
+}
+
+Status Committer::failure() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return failure_;
+}
+
+void Committer::FillStats(LogStats* out) const {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    out->appended_seq = next_seq_;
+    out->pending_bytes = pending_bytes_;
+  }
+  out->durable_seq = durable_seq();
+  std::lock_guard<std::mutex> l(stats_mu_);
+  LogStats keep = *out;
+  *out = stats_;
+  out->appended_seq = keep.appended_seq;
+  out->pending_bytes = keep.pending_bytes;
+  out->durable_seq = keep.durable_seq;
+  out->sync_us_p50 = sync_hist_.Quantile(0.50);
+  out->sync_us_p99 = sync_hist_.Quantile(0.99);
+  out->sync_us_max = sync_hist_.max();
+  out->batch_us_p50 = batch_hist_.Quantile(0.50);
+  out->batch_us_p99 = batch_hist_.Quantile(0.99);
+}
+
+void Committer::Stop() {
+  if (stopped_ || !started_) {
+    stopped_ = true;
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stopping_ = true;
+  }
+  flusher_cv_.notify_one();
+  flusher_.join();
+  {
+    std::lock_guard<std::mutex> l(prep_mu_);
+    prep_stopping_ = true;
+  }
+  prep_cv_.notify_one();
+  preparer_.join();
+  stopped_ = true;
+}
+
+}  // namespace commitlog

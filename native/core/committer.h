@@ -1,0 +1,123 @@
+// Committer: group commit. Many callers stage records into one batch under a
+// short lock; a dedicated flusher thread swaps the batch out, writes it with
+// one call at an aligned offset, syncs once, and publishes the new durable
+// sequence number. While one batch is being written and synced the next one
+// fills (double buffering). A preparer thread creates the next segment file
+// ahead of time and writes checkpoints, so that neither costs the flusher.
+//
+// Threads: Append, durable_seq, failure and stats may be called from any
+// thread; Start and Stop from the owning thread only.
+#ifndef COMMITLOG_CORE_COMMITTER_H_
+#define COMMITLOG_CORE_COMMITTER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "batch.h"
+#include "io.h"
+#include "options.h"
+#include "segment.h"
+#include "stats.h"
+#include "status.h"
+
+namespace commitlog {
+
+enum class AppendResult {
+  kOk,
+  kFull,      // max_pending_bytes reached: retry once durable_seq advances
+  kFailed,    // the log failed (fail-stop); see failure()
+  kClosed,    // Stop() was called
+  kNoMemory,  // the staging buffer could not grow
+};
+
+class Committer {
+ public:
+  Committer(Io* io, std::string dir, const LogOptions& options, SegmentSet* segments,
+            std::unique_ptr<ActiveSegment> tail, uint64_t next_seq);
+  ~Committer();
+  Committer(const Committer&) = delete;
+  Committer& operator=(const Committer&) = delete;
+
+  // Starts the threads. `notify` runs on the flusher thread each time the
+  // durable sequence advances or the log fails; it must be cheap, thread-safe
+  // and must not call back into the committer.
+  void Start(std::function<void()> notify);
+
+  // Stages records data[i][0, lens[i]) as one group: they get consecutive
+  // sequence numbers starting at *first_seq and land in the same batch, so
+  // they survive a crash all together or not at all.
+  AppendResult Append(const char* const* data, const size_t* lens, size_t n, uint64_t* first_seq);
+
+  uint64_t durable_seq() const { return durable_seq_.load(std::memory_order_acquire); }
+  Status failure() const;
+  void FillStats(LogStats* out) const;
+
+  // Refuses further appends, writes and syncs everything staged, and joins
+  // both threads. Idempotent. After it, the tail accessors are valid.
+  void Stop();
+  // After Stop: closes the segment file.
+  void CloseFiles() { segment_->CloseFile(); }
+  uint64_t tail_base() const { return segment_->base_seq(); }
+  uint64_t tail_end() const { return segment_->offset(); }
+  uint32_t tail_crc() const { return segment_->last_crc(); }
+
+ private:
+  void FlusherLoop();
+  void PreparerLoop();
+  Status WriteBatch(uint64_t base_seq);
+  Status Roll(uint64_t base_seq);
+  Status PrepareSegment(std::string* path);
+  void WriteCheckpointNow();
+
+  Io* const io_;
+  const std::string dir_;
+  const LogOptions options_;
+  SegmentSet* const segments_;
+  std::function<void()> notify_;
+
+  // Guarded by mu_.
+  mutable std::mutex mu_;
+  std::condition_variable flusher_cv_;
+  BatchBuilder active_;           // where appends go
+  uint64_t next_seq_;             // next sequence number to hand out
+  uint64_t batch_base_;           // sequence number of active_'s first record
+  uint64_t pending_bytes_ = 0;    // staged + being written
+  bool flusher_idle_ = false;     // waiting on flusher_cv_: appends must wake it
+  bool stopping_ = false;
+  Status failure_;
+
+  // Owned by the flusher thread (and by Stop after the join).
+  BatchBuilder flushing_;
+  std::unique_ptr<ActiveSegment> segment_;
+
+  // Preparer state, guarded by prep_mu_.
+  std::mutex prep_mu_;
+  std::condition_variable prep_cv_;
+  std::string prepared_path_;  // a ready segment file, or empty
+  bool want_prepared_ = false;
+  bool checkpoint_due_ = false;
+  bool prep_stopping_ = false;
+  uint64_t prepared_counter_ = 0;
+
+  std::atomic<uint64_t> durable_seq_;
+
+  mutable std::mutex stats_mu_;
+  LogStats stats_;
+  LatencyHistogram sync_hist_;
+  LatencyHistogram batch_hist_;
+
+  std::thread flusher_;
+  std::thread preparer_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace commitlog
+
+#endif  // COMMITLOG_CORE_COMMITTER_H_

@@ -1,0 +1,91 @@
+// Log: a directory of segments with one writer. Open runs recovery under an
+// exclusive lock; appends go through the Committer; reads and retention work
+// on the SegmentSet. This is the whole core API the binding uses.
+#ifndef COMMITLOG_CORE_LOG_H_
+#define COMMITLOG_CORE_LOG_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "committer.h"
+#include "io.h"
+#include "options.h"
+#include "recovery.h"
+#include "segment.h"
+#include "stats.h"
+#include "status.h"
+
+namespace commitlog {
+
+// Where the previous Read stopped, so that the next one need not search.
+struct ReadCursor {
+  uint64_t seq = UINT64_MAX;  // next sequence number to read
+  uint64_t segment = 0;       // base of the segment holding it
+  uint64_t offset = 0;        // offset of the batch holding it
+};
+
+struct ReadResult {
+  std::string data;            // the records' bytes, back to back
+  std::vector<uint32_t> ends;  // end of record i in data
+  uint64_t first_seq = 0;      // sequence number of record 0
+};
+
+class Log {
+ public:
+  // Opens (creating if allowed) the log in `dir`. `io` must outlive the Log.
+  static Status Open(Io* io, const std::string& dir, const LogOptions& options,
+                     std::unique_ptr<Log>* out);
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  // Starts the flusher; see Committer::Start for `notify`.
+  void Start(std::function<void()> notify);
+
+  AppendResult Append(const char* const* data, const size_t* lens, size_t n, uint64_t* first_seq) {
+    return committer_->Append(data, lens, n, first_seq);
+  }
+  uint64_t durable_seq() const { return committer_->durable_seq(); }
+  Status failure() const { return committer_->failure(); }
+  uint64_t first_seq() const { return segments_.first_seq(durable_seq()); }
+
+  // Reads durable records with sequence numbers in [from, limit), at most
+  // about max_bytes of them (always at least one record if there is one).
+  // Verifies each batch's CRC again. kNotFound if `from` was truncated away.
+  Status Read(uint64_t from, uint64_t limit, size_t max_bytes, ReadCursor* cursor,
+              ReadResult* out) const;
+
+  // Deletes the segments all of whose records are below seq (never the
+  // segment being written). *removed counts them.
+  Status TruncateBefore(uint64_t seq, uint32_t* removed);
+
+  void GetStats(LogStats* out) const;
+  const RecoveryReport& recovery() const { return recovery_; }
+  const std::string& dir() const { return dir_; }
+
+  // Writes everything staged, stops the threads, records a clean checkpoint
+  // and releases the lock. Idempotent. Returns the failure that stopped the
+  // log earlier, if any, or an error writing the checkpoint.
+  Status Close();
+
+ private:
+  Log(Io* io, std::string dir, const LogOptions& options, int lock_fd);
+  Status ReadSegment(const SegmentMeta& seg, uint64_t offset, uint64_t next_base, uint64_t from,
+                     uint64_t end, size_t max_bytes, ReadCursor* cursor, ReadResult* out) const;
+
+  Io* const io_;
+  const std::string dir_;
+  const LogOptions options_;
+  int lock_fd_;
+  SegmentSet segments_;
+  std::unique_ptr<Committer> committer_;
+  RecoveryReport recovery_;
+  bool closed_ = false;
+};
+
+}  // namespace commitlog
+
+#endif  // COMMITLOG_CORE_LOG_H_

@@ -1,0 +1,42 @@
+// Options of a log, validated by the TypeScript layer before they get here;
+// the core asserts the invariants again (programmer errors).
+#ifndef COMMITLOG_CORE_OPTIONS_H_
+#define COMMITLOG_CORE_OPTIONS_H_
+
+#include <cstdint>
+
+namespace commitlog {
+
+enum class SyncMode {
+  kFdatasync,  // pwrite + fdatasync per batch (default)
+  kFsync,      // pwrite + fsync per batch
+  kDirect,     // O_DIRECT | O_DSYNC: each write returns once durable
+  kNone,       // pwrite only: survives a process crash, not power loss
+};
+
+enum class Preallocate {
+  kZero,      // write zeros: later overwrites need no metadata flush (default)
+  kFallocate, // reserve unwritten extents: cheap to make, costlier to sync
+  kNone,      // grow the file as batches are written
+};
+
+enum class RecoveryMode {
+  kStrict,    // damage to acknowledged data fails open with kCorruption
+  kTruncate,  // keep the valid prefix, cut the rest, report it
+};
+
+struct LogOptions {
+  SyncMode sync = SyncMode::kFdatasync;
+  Preallocate preallocate = Preallocate::kZero;
+  RecoveryMode recovery = RecoveryMode::kStrict;
+  uint32_t align_bytes = 4096;
+  uint64_t segment_bytes = 64ull << 20;
+  uint64_t max_pending_bytes = 64ull << 20;
+  uint32_t max_batch_delay_us = 0;
+  uint64_t broken_bytes_max = 1ull << 20;  // bytes kept in a .broken side file
+  bool create = true;                      // create the directory if missing
+};
+
+}  // namespace commitlog
+
+#endif  // COMMITLOG_CORE_OPTIONS_H_

@@ -1,0 +1,204 @@
+#include "segment.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <chrono>
+#include <cstdio>
+
+namespace commitlog {
+
+std::string SegmentName(uint64_t base_seq) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%020llu.log", static_cast<unsigned long long>(base_seq));
+  return buf;
+}
+
+bool ParseSegmentName(const std::string& name, uint64_t* base_seq) {
+  if (name.size() != 24 || name.compare(20, 4, ".log") != 0) return false;
+  uint64_t v = 0;
+  for (size_t i = 0; i < 20; i++) {
+    char c = name[i];
+    if (c < '0' || c > '9') return false;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return false;
+    v = v * 10 + d;
+  }
+  *base_seq = v;
+  return true;
+}
+
+int SegmentOpenFlags(SyncMode mode) {
+  int flags = O_RDWR;
+#if defined(O_DIRECT)
+  // O_DSYNC makes each write return only once its data is durable, so the
+  // direct mode needs no separate fdatasync call.
+  if (mode == SyncMode::kDirect) flags |= O_DIRECT | O_DSYNC;
+#else
+  if (mode == SyncMode::kDirect) flags |= O_DSYNC;
+#endif
+  return flags;
+}
+
+Status PreallocateSegment(Io* io, int fd, const LogOptions& options) {
+  Status s;
+  if (options.preallocate == Preallocate::kFallocate) {
+    s = io->Allocate(fd, options.segment_bytes);
+  } else if (options.preallocate == Preallocate::kZero) {
+    // Real zeros, not a hole or an unwritten extent: appends into written
+    // blocks are plain overwrites, and fdatasync then has no metadata to flush.
+    static const std::string kZeros(1 << 20, '\0');
+    for (uint64_t off = 0; s.ok() && off < options.segment_bytes; off += kZeros.size()) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), options.segment_bytes - off));
+      s = io->PWrite(fd, kZeros.data(), n, off);
+    }
+  }
+  // Durable before use, so that the flusher's syncs of this file only ever
+  // cover its own batches.
+  if (s.ok()) s = io->Sync(fd, SyncKind::kData);
+  return s;
+}
+
+uint32_t NewEpoch() {
+  // Not a secret, only distinct from the epochs of stale bytes a file might
+  // hold: time, pid and a counter through a splitmix64 finalizer.
+  static std::atomic<uint64_t> counter{0};
+  uint64_t z = static_cast<uint64_t>(
+      std::chrono::steady_clock::now().time_since_epoch().count());
+  z ^= static_cast<uint64_t>(::getpid()) << 32;
+  z += 0x9e3779b97f4a7c15ull * (counter.fetch_add(1) + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  uint32_t e = static_cast<uint32_t>(z);
+  return e == 0 ? 1 : e;
+}
+
+BatchState ReadBatchAt(Io* io, int fd, uint64_t offset, uint64_t file_size, std::string* buf,
+                       BatchHeader* hdr, Status* io_status) {
+  assert(offset <= file_size);
+  char head[format::kBatchHeaderSize];
+  size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof(head), file_size - offset));
+  size_t got = 0;
+  *io_status = io->PRead(fd, head, want, offset, &got);
+  if (!io_status->ok()) return BatchState::kBadHeader;
+  BatchState st = DecodeBatch(head, got, hdr);
+  if (st != BatchState::kTruncated || got < sizeof(head)) return st;
+  uint64_t used = format::kBatchHeaderSize + uint64_t{hdr->payload_len};
+  if (used > file_size - offset) return BatchState::kTruncated;
+  buf->resize(static_cast<size_t>(used));
+  *io_status = io->PRead(fd, &(*buf)[0], buf->size(), offset, &got);
+  if (!io_status->ok()) return BatchState::kBadHeader;
+  return DecodeBatch(buf->data(), got, hdr);
+}
+
+ActiveSegment::ActiveSegment(Io* io, int fd, std::string path, uint64_t base_seq,
+                             uint64_t offset, uint32_t epoch, uint32_t last_crc)
+    : io_(io), fd_(fd), path_(std::move(path)), base_seq_(base_seq), offset_(offset),
+      epoch_(epoch), last_crc_(last_crc) {
+  assert(fd_ >= 0);
+  assert(epoch_ != 0);
+}
+
+ActiveSegment::~ActiveSegment() { CloseFile(); }
+
+void ActiveSegment::CloseFile() {
+  if (fd_ >= 0) io_->Close(fd_);
+  fd_ = -1;
+}
+
+Status ActiveSegment::Append(const char* data, uint32_t span, uint32_t crc, SyncMode mode,
+                             uint64_t* sync_us) {
+  assert(fd_ >= 0);
+  assert(span > 0);
+  assert(offset_ % 512 == 0);
+  Status s = io_->PWrite(fd_, data, span, offset_);
+  auto t0 = std::chrono::steady_clock::now();
+  if (s.ok()) {
+    switch (mode) {
+      case SyncMode::kFdatasync:
+        // Overwriting preallocated, already-written blocks needs no metadata,
+        // so fdatasync is one device flush; a growing file also gets its new
+        // size flushed, which is what reading the batch back needs.
+        s = io_->Sync(fd_, SyncKind::kData);
+        break;
+      case SyncMode::kFsync:
+        s = io_->Sync(fd_, SyncKind::kFull);
+        break;
+      case SyncMode::kDirect:  // O_DSYNC: the write returned once durable
+      case SyncMode::kNone:    // page cache only, by the user's choice
+        break;
+    }
+  }
+  *sync_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - t0)
+                                       .count());
+  if (!s.ok()) return s.WithPath(path_);
+  offset_ += span;
+  last_crc_ = crc;
+  return Status::OK();
+}
+
+void SegmentSet::Reset(std::vector<SegmentMeta> segs) {
+  std::lock_guard<std::mutex> l(mu_);
+  segs_ = std::move(segs);
+}
+
+void SegmentSet::Add(SegmentMeta seg) {
+  std::lock_guard<std::mutex> l(mu_);
+  assert(segs_.empty() || segs_.back().base_seq < seg.base_seq);
+  segs_.push_back(std::move(seg));
+}
+
+void SegmentSet::NoteBatch(uint64_t seq, uint64_t offset) {
+  std::lock_guard<std::mutex> l(mu_);
+  assert(!segs_.empty());
+  auto& idx = segs_.back().index;
+  if (idx.empty() || offset >= idx.back().offset + kIndexStrideBytes) idx.push_back({seq, offset});
+}
+
+bool SegmentSet::Locate(uint64_t seq, SegmentMeta* seg, uint64_t* start_offset,
+                        bool* is_last, uint64_t* next_base) const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (segs_.empty() || seq < segs_.front().base_seq) return false;
+  auto it = std::upper_bound(segs_.begin(), segs_.end(), seq,
+                             [](uint64_t s, const SegmentMeta& m) { return s < m.base_seq; });
+  --it;
+  seg->base_seq = it->base_seq;
+  seg->path = it->path;
+  *start_offset = 0;
+  for (const IndexEntry& e : it->index) {
+    if (e.seq > seq) break;
+    *start_offset = e.offset;
+  }
+  *is_last = (it + 1 == segs_.end());
+  *next_base = *is_last ? UINT64_MAX : (it + 1)->base_seq;
+  return true;
+}
+
+std::vector<std::string> SegmentSet::RemoveBefore(uint64_t seq) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> removed;
+  size_t n = 0;
+  while (n + 1 < segs_.size() && segs_[n + 1].base_seq <= seq) {
+    removed.push_back(segs_[n].path);
+    n++;
+  }
+  segs_.erase(segs_.begin(), segs_.begin() + static_cast<std::ptrdiff_t>(n));
+  return removed;
+}
+
+uint64_t SegmentSet::first_seq(uint64_t if_empty) const {
+  std::lock_guard<std::mutex> l(mu_);
+  return segs_.empty() ? if_empty : segs_.front().base_seq;
+}
+
+size_t SegmentSet::size() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return segs_.size();
+}
+
+}  // namespace commitlog

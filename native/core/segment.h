@@ -1,0 +1,109 @@
+// Segments: one file per segment, named by the sequence number of its first
+// record. ActiveSegment is the file the flusher appends to; SegmentSet is the
+// list of all segments, shared by the flusher (which adds), readers (which
+// locate records) and retention (which removes).
+#ifndef COMMITLOG_CORE_SEGMENT_H_
+#define COMMITLOG_CORE_SEGMENT_H_
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "batch.h"
+#include "io.h"
+#include "options.h"
+#include "status.h"
+
+namespace commitlog {
+
+std::string SegmentName(uint64_t base_seq);
+// Parses "<20 digits>.log"; false for any other name.
+bool ParseSegmentName(const std::string& name, uint64_t* base_seq);
+// open(2) flags for a segment written in the given mode.
+int SegmentOpenFlags(SyncMode mode);
+// Fills a new segment file as options.preallocate says and syncs it.
+Status PreallocateSegment(Io* io, int fd, const LogOptions& options);
+// A fresh nonzero segment epoch.
+uint32_t NewEpoch();
+
+// Reads and decodes the batch at `offset` of a file of `file_size` bytes.
+// `buf` is scratch space; on kValid it holds the whole batch. An I/O error
+// comes back in *io_status (and the state is then meaningless).
+BatchState ReadBatchAt(Io* io, int fd, uint64_t offset, uint64_t file_size, std::string* buf,
+                       BatchHeader* hdr, Status* io_status);
+
+// The segment being appended to. Owned by the flusher thread.
+class ActiveSegment {
+ public:
+  ActiveSegment(Io* io, int fd, std::string path, uint64_t base_seq, uint64_t offset,
+                uint32_t epoch, uint32_t last_crc);
+  ~ActiveSegment();
+  ActiveSegment(const ActiveSegment&) = delete;
+  ActiveSegment& operator=(const ActiveSegment&) = delete;
+
+  // Writes a sealed batch at the current offset with one call, then makes it
+  // durable as the mode says. On success the offset moves past it.
+  // *sync_us is the time spent in the sync call (0 when there is none).
+  Status Append(const char* data, uint32_t span, uint32_t crc, SyncMode mode, uint64_t* sync_us);
+
+  // Closes the file early; Append must not be called after it.
+  void CloseFile();
+
+  uint64_t base_seq() const { return base_seq_; }
+  uint64_t offset() const { return offset_; }
+  uint32_t epoch() const { return epoch_; }
+  uint32_t last_crc() const { return last_crc_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  Io* const io_;
+  int fd_;
+  const std::string path_;
+  const uint64_t base_seq_;
+  uint64_t offset_;
+  const uint32_t epoch_;
+  uint32_t last_crc_;
+};
+
+// A sparse index entry: a batch starting at `offset` holds `seq`.
+struct IndexEntry {
+  uint64_t seq;
+  uint64_t offset;
+};
+
+struct SegmentMeta {
+  uint64_t base_seq = 0;
+  std::string path;
+  std::vector<IndexEntry> index;  // ascending; at most one entry per kIndexStrideBytes
+};
+
+// Thread-safe list of segments in sequence order.
+class SegmentSet {
+ public:
+  static constexpr uint64_t kIndexStrideBytes = 1 << 20;
+
+  void Reset(std::vector<SegmentMeta> segs);
+  void Add(SegmentMeta seg);
+  // Records that a batch with first sequence `seq` starts at `offset` in the
+  // last segment (kept only every kIndexStrideBytes).
+  void NoteBatch(uint64_t seq, uint64_t offset);
+
+  // Finds the segment holding seq and the offset of a batch at or before it.
+  // Returns false if seq is below the first segment.
+  bool Locate(uint64_t seq, SegmentMeta* seg, uint64_t* start_offset, bool* is_last,
+              uint64_t* next_base) const;
+  // Removes the segments whose every record is below seq, never the last one.
+  std::vector<std::string> RemoveBefore(uint64_t seq);
+  uint64_t first_seq(uint64_t if_empty) const;
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<SegmentMeta> segs_;
+};
+
+}  // namespace commitlog
+
+#endif  // COMMITLOG_CORE_SEGMENT_H_
