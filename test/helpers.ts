@@ -1,0 +1,91 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach } from 'vitest';
+
+const made: string[] = [];
+
+/** A fresh directory under the OS temp dir, removed after the test. */
+export function tmpDir(prefix = 'commitlog-'): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+
+afterEach(() => {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+export const HEADER_SIZE = 40;
+
+export interface BatchInfo {
+  offset: number;
+  used: number; // header + payload
+  span: number;
+  baseSeq: number;
+  count: number;
+}
+
+/** Walks the batches of a segment file as docs/FORMAT.md describes them. */
+export function parseBatches(file: string): BatchInfo[] {
+  const buf = fs.readFileSync(file);
+  const out: BatchInfo[] = [];
+  let off = 0;
+  while (off + HEADER_SIZE <= buf.length) {
+    if (buf.readUInt32LE(off + 4) !== 0x31424c43) break;
+    const payload = buf.readUInt32LE(off + 28);
+    const span = buf.readUInt32LE(off + 36);
+    out.push({
+      offset: off,
+      used: HEADER_SIZE + payload,
+      span,
+      baseSeq: Number(buf.readBigUInt64LE(off + 16)),
+      count: buf.readUInt32LE(off + 24),
+    });
+    off += span;
+  }
+  return out;
+}
+
+export function segmentFiles(dir: string): string[] {
+  return fs
+    .readdirSync(dir)
+    .filter((n) => /^\d{20}\.log$/.test(n))
+    .sort()
+    .map((n) => path.join(dir, n));
+}
+
+/** Deterministic bytes for record `i` of a test, never containing a zero byte. */
+export function recordBytes(i: number, len = 20 + (i % 50)): Buffer {
+  const b = Buffer.alloc(len);
+  let x = (i + 1) * 2654435761;
+  for (let k = 0; k < len; k++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[k] = 1 + ((x >>> 16) % 255);
+  }
+  return b;
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/** Mounts a size-limited tmpfs when running as root; returns undefined (and why) otherwise. */
+export function mountTmpfs(bytes: number): { dir: string; unmount: () => void } | { reason: string } {
+  if (!isRoot()) return { reason: 'not running as root' };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'commitlog-tmpfs-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (err) {
+    fs.rmdirSync(dir);
+    return { reason: `mount failed: ${(err as Error).message.split('\n')[0]}` };
+  }
+  return {
+    dir,
+    unmount: () => {
+      execFileSync('umount', [dir]);
+      fs.rmdirSync(dir);
+    },
+  };
+}
