@@ -85,12 +85,19 @@ Status Log::Open(Io* io, const std::string& dir, const LogOptions& options,
   tail_path = rec.segments.back().path;
   uint64_t tail_base = rec.segments.back().base_seq;
   if (rec.rewrite_checkpoint) {
-    // Recovery dropped acknowledged records at the user's request: record the
-    // new end, or the next open would report the same loss again.
+    // Either recovery dropped acknowledged records at the user's request (the
+    // next open must not report the same loss again), or the checkpoint is a
+    // clean one: it must stop claiming "nothing follows the tail" before this
+    // session appends past that point.
     Checkpoint cp;
     cp.durable_seq = rec.next_seq;
     s = WriteCheckpoint(io, dir, cp);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      // No room for a new one (a full disk): removing the old one is as safe.
+      s = io->Unlink(JoinPath(dir, format::kCheckpointName));
+      if (s.ok()) s = io->SyncDir(dir);
+      if (!s.ok() && s.err() != ENOENT) return s;
+    }
   }
   int fd;
   s = io->Open(tail_path, SegmentOpenFlags(options.sync), 0644, &fd);
@@ -122,7 +129,11 @@ Status Log::Close() {
       cp.tail_base = committer_->tail_base();
       cp.tail_end = committer_->tail_end();
       cp.tail_crc = committer_->tail_crc();
-      result = WriteCheckpoint(io_, dir_, cp);
+      // Best effort: the checkpoint only lets the next open skip work and
+      // bound what was acknowledged. Failing to write it (a full disk, say)
+      // loses nothing, so close still succeeds; the previous checkpoint is a
+      // lower bound and was made non-clean at open.
+      WriteCheckpoint(io_, dir_, cp);
     }
     // The committer object stays: durable_seq(), failure() and stats remain
     // readable after close. Only its file goes.

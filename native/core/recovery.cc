@@ -336,7 +336,7 @@ Status Recover(Io* io, const std::string& dir, const LogOptions& options, Recove
     rep.file = tail.path;
     rep.offset = cut.offset;
   }
-  out->rewrite_checkpoint = out->rewrite_checkpoint || cut.acknowledged;
+  out->rewrite_checkpoint = out->rewrite_checkpoint || cut.acknowledged || (have_cp && cp.clean);
   for (Seg& sg : segs) {
     SegmentMeta m;
     m.base_seq = sg.base;
