@@ -1,0 +1,112 @@
+'use strict';
+// The ways a Node.js service can make appends durable, each behind the same
+// interface: open(dir) -> { append(buf): Promise, close(), stats() }.
+const fs = require('node:fs');
+const fsp = require('node:fs/promises');
+const path = require('node:path');
+
+/** "FileChannel style" (the seed article's baseline): one write and one fdatasync per record, synchronous. */
+async function fileChannel(dir) {
+  const fd = fs.openSync(path.join(dir, 'filechannel.dat'), 'w');
+  let pos = 0;
+  let syncs = 0;
+  return {
+    serialOnly: true,
+    append(buf) {
+      fs.writeSync(fd, buf, 0, buf.length, pos);
+      pos += buf.length;
+      fs.fdatasyncSync(fd);
+      syncs++;
+      return Promise.resolve();
+    },
+    stats: () => ({ syncs, batches: syncs, bytesWritten: pos }),
+    close: async () => fs.closeSync(fd),
+  };
+}
+
+/** Plain async: every caller writes its record and datasyncs on its own. */
+async function plainAsync(dir) {
+  const fh = await fsp.open(path.join(dir, 'plain.dat'), 'w');
+  let pos = 0;
+  let syncs = 0;
+  return {
+    async append(buf) {
+      const at = pos;
+      pos += buf.length;
+      await fh.write(buf, 0, buf.length, at);
+      await fh.datasync();
+      syncs++;
+    },
+    stats: () => ({ syncs, batches: syncs, bytesWritten: pos }),
+    close: () => fh.close(),
+  };
+}
+
+/**
+ * Hand-written JS group commit: what a careful user writes instead of
+ * installing a library. A queue; while one writev + datasync is in flight,
+ * the next batch collects; each batch resolves together.
+ */
+async function jsGroupCommit(dir) {
+  const fh = await fsp.open(path.join(dir, 'jsgroup.dat'), 'w');
+  let pos = 0;
+  let queue = [];
+  let flushing = false;
+  let syncs = 0;
+  async function flush() {
+    flushing = true;
+    while (queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      const bufs = batch.map((e) => e.buf);
+      let bytes = 0;
+      for (const b of bufs) bytes += b.length;
+      try {
+        await fh.writev(bufs, pos);
+        pos += bytes;
+        await fh.datasync();
+        syncs++;
+        for (const e of batch) e.resolve();
+      } catch (err) {
+        for (const e of batch) e.reject(err);
+      }
+    }
+    flushing = false;
+  }
+  return {
+    append(buf) {
+      return new Promise((resolve, reject) => {
+        queue.push({ buf, resolve, reject });
+        if (!flushing) flush();
+      });
+    },
+    stats: () => ({ syncs, batches: syncs, bytesWritten: pos }),
+    close: () => fh.close(),
+  };
+}
+
+/** commitlog, in the given sync mode. */
+function commitlog(sync, preallocate) {
+  return async (dir) => {
+    const { CommitLog } = require('../dist');
+    const log = await CommitLog.open(path.join(dir, 'log'), { sync, preallocate });
+    return {
+      append: (buf) => log.append(buf),
+      appendMany: (bufs) => log.appendMany(bufs),
+      stats: () => log.stats(),
+      close: () => log.close(),
+    };
+  };
+}
+
+module.exports = {
+  filechannel: fileChannel,
+  'plain-async': plainAsync,
+  'js-group-commit': jsGroupCommit,
+  'commitlog-fdatasync': commitlog('fdatasync'),
+  'commitlog-direct': commitlog('direct'),
+  'commitlog-fsync': commitlog('fsync'),
+  'commitlog-none': commitlog('none'),
+  'commitlog-fallocate': commitlog('fdatasync', 'fallocate'),
+  'commitlog-grow': commitlog('fdatasync', 'none'),
+};

@@ -1,0 +1,93 @@
+'use strict';
+// Runs one benchmark cell in its own process (fresh files, its own peak RSS)
+// and prints one JSON line. Closed loop: `concurrency` callers, each waiting
+// for its append to be acknowledged before issuing the next.
+//
+//   node bench/worker.js <contender> <concurrency> <recordBytes> <seconds> <dir> [groupSize]
+const fs = require('node:fs');
+const path = require('node:path');
+const { performance } = require('node:perf_hooks');
+const contenders = require('./contenders');
+
+async function main() {
+  const [name, concArg, sizeArg, secondsArg, baseDir, groupArg] = process.argv.slice(2);
+  const concurrency = Number(concArg);
+  const size = Number(sizeArg);
+  const group = Number(groupArg ?? 0);
+  const dir = fs.mkdtempSync(path.join(baseDir, `${name}-`));
+  const target = await contenders[name](dir);
+  const record = Buffer.alloc(size, 0x5a);
+  const groupRecords = group > 0 ? Array.from({ length: group }, () => record) : undefined;
+  const latencies = new Float64Array(1 << 22);
+  let nLat = 0;
+  let records = 0;
+  let stop = false;
+
+  // Warm-up, then measure: the switch is checked in the loop, not by a
+  // timer, because the synchronous contender never yields to timers.
+  const warmupMs = 300;
+  const measureFrom = performance.now() + warmupMs;
+  const endAt = measureFrom + Number(secondsArg) * 1000;
+  let measuring = false;
+  let t0 = 0;
+  let elu0;
+  let base = { syncs: 0, batches: 0, bytesWritten: 0 };
+  function startMeasuring(now) {
+    measuring = true;
+    t0 = now;
+    elu0 = performance.eventLoopUtilization();
+    const s = target.stats();
+    base = { syncs: s.syncs, batches: s.batches, bytesWritten: s.bytesWritten };
+  }
+
+  async function caller() {
+    while (!stop) {
+      const start = performance.now();
+      if (!measuring && start >= measureFrom) startMeasuring(start);
+      if (groupRecords) await target.appendMany(groupRecords);
+      else await target.append(record);
+      const end = performance.now();
+      if (measuring) {
+        records += groupRecords ? group : 1;
+        if (nLat < latencies.length) latencies[nLat++] = end - start;
+      }
+      if (end >= endAt) stop = true;
+      if (target.serialOnly) await null;
+    }
+  }
+  const n = target.serialOnly ? 1 : concurrency;
+  await Promise.all(Array.from({ length: n }, caller));
+  const seconds = (performance.now() - t0) / 1000;
+  const elu = performance.eventLoopUtilization(elu0);
+  const s = target.stats();
+  await target.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  const lat = Array.from(latencies.subarray(0, nLat)).sort((a, b) => a - b);
+  const q = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] * 1000 : 0);
+  const batches = s.batches - base.batches;
+  process.stdout.write(
+    JSON.stringify({
+      contender: name,
+      concurrency: n,
+      recordBytes: size,
+      group,
+      records,
+      seconds,
+      recordsPerSec: records / seconds,
+      mbPerSec: (records * size) / seconds / 1e6,
+      latencyUsP50: q(0.5),
+      latencyUsP99: q(0.99),
+      latencyUsMax: q(1),
+      syncsPerSec: (s.syncs - base.syncs) / seconds,
+      recordsPerBatch: batches > 0 ? records / batches : 0,
+      batchBytes: batches > 0 ? (s.bytesWritten - base.bytesWritten) / batches : 0,
+      mainThreadUsPerRecord: records > 0 ? (elu.active * 1000) / records : 0,
+      peakRssMb: process.resourceUsage().maxRSS / 1024,
+    }) + '\n',
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
