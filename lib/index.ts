@@ -3,3 +3,5 @@ export type { Bytes, LogRecord, LogStats, ReadOptions, RecoveryReport } from './
 export type { CommitLogOptions, PreallocateMode, RecoveryMode, SyncMode } from './options';
 export { LogError } from './errors';
 export type { LogErrorCode } from './errors';
+export { ConfigFile, writeFileDurable } from './config';
+export type { ConfigFileOptions, LoadInfo, LoadSource } from './config';

@@ -84,6 +84,14 @@ export interface NativeOpenOptions {
   create: boolean;
 }
 
+export interface NativeFault {
+  /** Arms a fault plan; see native/core/fault_io.h. */
+  arm(plan: { crashAt?: number; failAt?: number; errno?: number; kind?: string }): void;
+  disarm(): void;
+  steps(): number;
+  crashed(): boolean;
+}
+
 export interface NativeAddon {
   open(
     dir: string,
@@ -93,7 +101,22 @@ export interface NativeAddon {
   setErrorClass(cls: typeof LogError): void;
   crc32c(data: Uint8Array, init?: number): number;
   crc32cHardware: boolean;
+  writeFileDurable(path: string, data: Uint8Array, mode: number): Promise<void>;
+  configResolve(path: string, mode: number): Promise<{ target: string; mode: number }>;
+  configSave(target: string, data: Uint8Array, mode: number, backupCurrent: boolean): Promise<void>;
+  moveDurable(from: string, to: string): Promise<void>;
+  lockFile(target: string): Promise<number>;
+  unlockFile(fd: number): void;
+  /** Only in the test addon (COMMITLOG_TEST_ADDON=1). */
+  fault?: NativeFault;
 }
 
-export const native: NativeAddon = nodeGypBuild(path.join(__dirname, '..'));
+const root = path.join(__dirname, '..');
+
+// The test suite sets COMMITLOG_TEST_ADDON=1 to run the same API on the
+// fault-injection build (native/testing), which packages never contain.
+export const native: NativeAddon =
+  process.env.COMMITLOG_TEST_ADDON === '1'
+    ? require(path.join(root, 'native', 'testing', 'build', 'Release', 'commitlog_test.node'))
+    : nodeGypBuild(root);
 native.setErrorClass(LogError);

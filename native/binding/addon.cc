@@ -4,6 +4,9 @@
 #include <string>
 
 #include "../core/crc32c.h"
+#if defined(COMMITLOG_FAULT_INJECTION)
+#include "../core/fault_io.h"
+#endif
 #include "../core/log_format.h"
 #include "addon.h"
 #include "errors.h"
@@ -11,6 +14,19 @@
 #include "workers.h"
 
 namespace commitlog {
+
+void RegisterConfigExports(Napi::Env env, Napi::Object exports);
+
+#if defined(COMMITLOG_FAULT_INJECTION)
+static FaultIo* TestIo() {
+  static FaultIo io(PosixIo());
+  return &io;
+}
+Io* BindingIo() { return TestIo(); }
+#else
+Io* BindingIo() { return PosixIo(); }
+#endif
+
 namespace {
 
 bool ParseEnum(const Napi::Object& o, const char* key, const char* const* names, int n, int* out) {
@@ -102,6 +118,35 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, crc32c::Extend(init, p, ta.ByteLength()));
 }
 
+#if defined(COMMITLOG_FAULT_INJECTION)
+// fault.arm({ crashAt?, failAt?, errno?, kind? }), fault.disarm(), fault.steps()
+Napi::Value FaultArm(const Napi::CallbackInfo& info) {
+  FaultPlan plan;
+  if (info[0].IsObject()) {
+    Napi::Object o = info[0].As<Napi::Object>();
+    if (o.Get("crashAt").IsNumber()) plan.crash_at = o.Get("crashAt").As<Napi::Number>().Int64Value();
+    if (o.Get("failAt").IsNumber()) plan.fail_at = o.Get("failAt").As<Napi::Number>().Int64Value();
+    if (o.Get("errno").IsNumber()) plan.fail_errno = o.Get("errno").As<Napi::Number>().Int32Value();
+    if (o.Get("kind").IsString()) plan.fail_kind = o.Get("kind").As<Napi::String>().Utf8Value();
+  }
+  TestIo()->Arm(plan);
+  return info.Env().Undefined();
+}
+
+Napi::Value FaultDisarm(const Napi::CallbackInfo& info) {
+  TestIo()->Disarm();
+  return info.Env().Undefined();
+}
+
+Napi::Value FaultSteps(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(TestIo()->steps()));
+}
+
+Napi::Value FaultCrashed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), TestIo()->crashed());
+}
+#endif
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData(data);
@@ -110,6 +155,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClassJs, "setErrorClass"));
   exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
   exports.Set("crc32cHardware", Napi::Boolean::New(env, crc32c::IsHardwareAccelerated()));
+  RegisterConfigExports(env, exports);
+#if defined(COMMITLOG_FAULT_INJECTION)
+  Napi::Object fault = Napi::Object::New(env);
+  fault.Set("arm", Napi::Function::New(env, FaultArm, "arm"));
+  fault.Set("disarm", Napi::Function::New(env, FaultDisarm, "disarm"));
+  fault.Set("steps", Napi::Function::New(env, FaultSteps, "steps"));
+  fault.Set("crashed", Napi::Function::New(env, FaultCrashed, "crashed"));
+  exports.Set("fault", fault);
+#endif
   return exports;
 }
 

@@ -5,7 +5,14 @@
 
 #include <napi.h>
 
+#include "../core/io.h"
+
 namespace commitlog {
+
+// The Io every operation uses: the real one, or in the test addon
+// (COMMITLOG_FAULT_INJECTION) a FaultIo wrapping it.
+Io* BindingIo();
+
 
 struct AddonData {
   Napi::FunctionReference error_class;

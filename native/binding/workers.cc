@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "addon.h"
 #include "errors.h"
 #include "log_handle.h"
 
@@ -35,12 +36,15 @@ void PromiseWorker::Settle() {
   Finally();
 }
 
+TaskWorker::TaskWorker(Napi::Env env, const char* resource, Work work, Result result)
+    : PromiseWorker(env, resource), work_(std::move(work)), result_(std::move(result)) {}
+
 OpenWorker::OpenWorker(Napi::Env env, std::string dir, const LogOptions& options,
                        Napi::Function on_durable)
     : PromiseWorker(env, "commitlog.open"), dir_(std::move(dir)), options_(options),
       on_durable_(Napi::Persistent(on_durable)) {}
 
-void OpenWorker::Execute() { status_ = Log::Open(PosixIo(), dir_, options_, &log_); }
+void OpenWorker::Execute() { status_ = Log::Open(BindingIo(), dir_, options_, &log_); }
 
 Napi::Value OpenWorker::OnSuccess(Napi::Env env) {
   return LogHandle::Create(env, std::move(log_), on_durable_.Value());

@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,21 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Settle();
   void OnError(const Napi::Error& e) override;
   Napi::Promise::Deferred deferred_;
+};
+
+// A worker for the small file operations (config persistence): `work` runs
+// on the pool and returns a Status; `result` builds the resolved value.
+class TaskWorker final : public PromiseWorker {
+ public:
+  using Work = std::function<Status()>;
+  using Result = std::function<Napi::Value(Napi::Env)>;
+  TaskWorker(Napi::Env env, const char* resource, Work work, Result result = nullptr);
+  void Execute() override { status_ = work_(); }
+  Napi::Value OnSuccess(Napi::Env env) override { return result_ ? result_(env) : env.Undefined(); }
+
+ private:
+  Work work_;
+  Result result_;
 };
 
 class OpenWorker final : public PromiseWorker {

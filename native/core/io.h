@@ -49,8 +49,9 @@ class Io {
   // Reserves blocks without writing them (fallocate, or posix_fallocate).
   virtual Status Allocate(int fd, uint64_t size) = 0;
   virtual Status FileSize(int fd, uint64_t* size) = 0;
-  // Takes an exclusive advisory lock without waiting; kLocked if it is held.
-  virtual Status LockExclusive(int fd, const std::string& path) = 0;
+  // Takes an exclusive advisory lock (flock). Without `wait`, kLocked if
+  // another holder has it; with `wait`, blocks until it is free.
+  virtual Status LockExclusive(int fd, const std::string& path, bool wait = false) = 0;
 
   virtual Status Stat(const std::string& path, FileInfo* info) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;

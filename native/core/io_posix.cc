@@ -108,10 +108,10 @@ class PosixIoImpl final : public Io {
     return Status::OK();
   }
 
-  Status LockExclusive(int fd, const std::string& path) override {
+  Status LockExclusive(int fd, const std::string& path, bool wait) override {
     int r;
     do {
-      r = ::flock(fd, LOCK_EX | LOCK_NB);
+      r = ::flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB);
     } while (r < 0 && errno == EINTR);
     if (r == 0) return Status::OK();
     if (errno == EWOULDBLOCK) return Status::Locked(path);

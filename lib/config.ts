@@ -1,0 +1,328 @@
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { LogError, invalidArgType, invalidValue } from './errors';
+import { native } from './native';
+
+/** Which copy load() used. */
+export type LoadSource = 'main' | 'backup' | 'temp' | 'defaults';
+
+export interface LoadInfo {
+  source: LoadSource;
+  /** True when the main file was missing or invalid and another copy was used. */
+  recovered: boolean;
+  /** Where an invalid main file was moved (`<name>.corrupt`), if one was. */
+  corruptPath?: string;
+  /** Why the main file was not used, for humans. */
+  reason?: string;
+}
+
+export interface ConfigFileOptions<T> {
+  /** What load() returns when no valid copy exists. Without it, load() rejects then. */
+  defaults?: T;
+  /** Default: `JSON.stringify(value, null, 2)` plus a newline. */
+  serialize?: (value: T) => string | Uint8Array;
+  /** Default: `JSON.parse` of the UTF-8 text. Throw to reject the content. */
+  parse?: (bytes: Buffer) => T;
+  /** Rejects content that parses but is wrong: return false or throw. Runs on load and on save. */
+  validate?: (value: T) => boolean | void;
+  /**
+   * Frame the content with a length and CRC32C that load() verifies, so that a torn or damaged
+   * file is detected even when the format cannot tell (binary content). Default: true when a
+   * custom `serialize` is given, false for JSON (which stays a plain, editable JSON file).
+   */
+  checksum?: boolean;
+  /** Permission bits of a new file. Default 0o600; an existing file keeps its own. */
+  mode?: number;
+}
+
+const ENVELOPE_MAGIC = 0x46434c43; // bytes "CLCF"
+const ENVELOPE_HEADER = 16;
+
+function checksumOf(payload: Uint8Array): number {
+  const crc = native.crc32c(payload);
+  return ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0; // masked, as in docs/FORMAT.md
+}
+
+function wrap(payload: Uint8Array): Buffer {
+  const out = Buffer.alloc(ENVELOPE_HEADER + payload.length);
+  out.writeUInt32LE(ENVELOPE_MAGIC, 0);
+  out.writeUInt16LE(1, 4);
+  out.writeUInt32LE(payload.length, 8);
+  out.writeUInt32LE(checksumOf(payload), 12);
+  out.set(payload, ENVELOPE_HEADER);
+  return out;
+}
+
+function unwrap(bytes: Buffer): Buffer {
+  if (bytes.length < ENVELOPE_HEADER || bytes.readUInt32LE(0) !== ENVELOPE_MAGIC || bytes.readUInt16LE(4) !== 1) {
+    throw new Error('no checksum header');
+  }
+  const len = bytes.readUInt32LE(8);
+  if (bytes.length !== ENVELOPE_HEADER + len) throw new Error(`length ${bytes.length - ENVELOPE_HEADER}, header says ${len}`);
+  const payload = bytes.subarray(ENVELOPE_HEADER);
+  if (checksumOf(payload) !== bytes.readUInt32LE(12)) throw new Error('checksum mismatch');
+  return payload;
+}
+
+// One holder per target in this process before asking for the flock: the
+// flock wait blocks a libuv pool thread, and enough blocked waiters could
+// starve the holder of the pool threads it needs to finish.
+const localLocks = new Map<string, Promise<void>>();
+
+async function withLocalLock<R>(key: string, fn: () => Promise<R>): Promise<R> {
+  const prev = localLocks.get(key) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => (release = r));
+  const chained = prev.then(() => mine);
+  localLocks.set(key, chained);
+  await prev;
+  try {
+    return await fn();
+  } finally {
+    release();
+    if (localLocks.get(key) === chained) localLocks.delete(key);
+  }
+}
+
+type Copy<T> = { state: 'ok'; value: T } | { state: 'missing' } | { state: 'invalid'; reason: string };
+
+interface Pending {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * A small file (settings, offsets, metrics) that survives power loss: save()
+ * writes a temp file and forces it, keeps the previous good version as
+ * `<name>.bak`, renames the temp file over `<name>` and forces the directory.
+ * load() falls back to `.bak` when the main file is missing or corrupt, and
+ * moves a corrupt main file aside to `<name>.corrupt` so that it can never
+ * become the backup. Saves are serialized (also across processes, by a
+ * `<name>.lock` file) and bursts coalesce into few writes.
+ *
+ * Events: 'recovery' (LoadInfo) when load() could not use the main file.
+ */
+export class ConfigFile<T = unknown> extends EventEmitter {
+  readonly path: string;
+  readonly #defaults: T | undefined;
+  readonly #hasDefaults: boolean;
+  readonly #serialize: (value: T) => string | Uint8Array;
+  readonly #parse: (bytes: Buffer) => T;
+  readonly #validate: ((value: T) => boolean | void) | undefined;
+  readonly #checksum: boolean;
+  readonly #mode: number;
+  #target: Promise<{ target: string; mode: number }> | undefined;
+  #next: Buffer | undefined;
+  #nextWaiters: Pending[] = [];
+  #writing = false;
+  /** What the last load() used. */
+  lastLoad: LoadInfo | undefined;
+  /** Write cycles done by this instance (each one temp write, renames and syncs). */
+  writes = 0;
+
+  constructor(filePath: string, options: ConfigFileOptions<T> = {}) {
+    super();
+    if (typeof filePath !== 'string') throw invalidArgType('path', 'of type string', filePath);
+    if (filePath.length === 0 || filePath.includes('\0')) throw invalidValue('path', 'must be a non-empty path without NUL bytes', filePath);
+    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
+    for (const k of ['serialize', 'parse', 'validate'] as const) {
+      if (options[k] !== undefined && typeof options[k] !== 'function') throw invalidArgType(`options.${k}`, 'a function', options[k]);
+    }
+    if (options.checksum !== undefined && typeof options.checksum !== 'boolean') {
+      throw invalidArgType('options.checksum', 'of type boolean', options.checksum);
+    }
+    if (options.mode !== undefined && (!Number.isInteger(options.mode) || options.mode < 0 || options.mode > 0o7777)) {
+      throw invalidValue('options.mode', 'must be an integer from 0 to 0o7777', options.mode);
+    }
+    this.path = path.resolve(filePath);
+    this.#hasDefaults = 'defaults' in options && options.defaults !== undefined;
+    this.#defaults = options.defaults;
+    this.#serialize = options.serialize ?? ((v: T) => JSON.stringify(v, null, 2) + '\n');
+    this.#parse = options.parse ?? ((b: Buffer) => JSON.parse(b.toString('utf8')) as T);
+    this.#validate = options.validate;
+    this.#checksum = options.checksum ?? options.serialize !== undefined;
+    this.#mode = options.mode ?? 0o600;
+  }
+
+  /**
+   * Returns the content of the main file if it is valid; else of `.bak`;
+   * else of a complete temp file left by a crash; else `defaults`.
+   * `lastLoad` (and the 'recovery' event) say which one and why.
+   */
+  async load(): Promise<T> {
+    const { target } = await this.#resolve();
+    return this.#locked(target, async () => {
+      const main = await this.#read(target);
+      if (main.state === 'ok') {
+        await this.#removeTemps(target);
+        return this.#loaded({ source: 'main', recovered: false }, main.value);
+      }
+      const info: LoadInfo = { source: 'defaults', recovered: true };
+      if (main.state === 'invalid') {
+        // Moved aside, never left in place: the next save would otherwise have
+        // to decide again, and must never make it the backup.
+        info.corruptPath = `${target}.corrupt`;
+        info.reason = `main file is invalid: ${main.reason}`;
+        await native.moveDurable(target, info.corruptPath);
+      } else {
+        info.reason = 'main file is missing';
+      }
+      const bak = await this.#read(`${target}.bak`);
+      if (bak.state === 'ok') {
+        await this.#removeTemps(target);
+        return this.#loaded({ ...info, source: 'backup' }, bak.value);
+      }
+      // A crash can leave the only complete copy under a temp name (for
+      // example a first save, before any main file existed).
+      for (const temp of await this.#temps(target)) {
+        const t = await this.#read(temp);
+        if (t.state !== 'ok') continue;
+        await native.moveDurable(temp, target);
+        await this.#removeTemps(target);
+        return this.#loaded({ ...info, source: 'temp' }, t.value);
+      }
+      await this.#removeTemps(target);
+      if (this.#hasDefaults) {
+        return this.#loaded({ ...info, recovered: main.state === 'invalid' || bak.state === 'invalid' }, this.#defaults as T);
+      }
+      if (main.state === 'invalid' || bak.state === 'invalid') {
+        throw Object.assign(new LogError(`no valid copy of ${target}: ${info.reason}`, 'ERR_CONFIG_CORRUPT'), { path: target });
+      }
+      throw Object.assign(new LogError(`ENOENT: no such file, open '${target}'`, 'ENOENT'), { path: target, syscall: 'open' });
+    });
+  }
+
+  /**
+   * Saves `value`; resolves once a write containing it (or a newer value) is
+   * durable. Concurrent saves coalesce: while one write is in flight, later
+   * values wait and only the newest is written next.
+   */
+  save(value: T): Promise<void> {
+    let bytes: Buffer;
+    try {
+      this.#check(value, 'value');
+      const raw = this.#serialize(value);
+      if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
+        throw invalidArgType('serialize(value)', 'a string or Uint8Array', raw);
+      }
+      const payload = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw);
+      bytes = this.#checksum ? wrap(payload) : payload;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#next = bytes;
+    const done = new Promise<void>((resolve, reject) => this.#nextWaiters.push({ resolve, reject }));
+    if (!this.#writing) void this.#pump();
+    return done;
+  }
+
+  async #pump(): Promise<void> {
+    this.#writing = true;
+    while (this.#next) {
+      const bytes = this.#next;
+      const waiters = this.#nextWaiters;
+      this.#next = undefined;
+      this.#nextWaiters = [];
+      try {
+        await this.#writeCycle(bytes);
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        for (const w of waiters) w.reject(err);
+      }
+    }
+    this.#writing = false;
+  }
+
+  async #writeCycle(bytes: Buffer): Promise<void> {
+    const { target, mode } = await this.#resolve();
+    await this.#locked(target, async () => {
+      // Only a valid current file may become the backup (RocketMQ #9705).
+      const current = await this.#read(target);
+      await native.configSave(target, bytes, mode, current.state === 'ok');
+      this.writes++;
+    });
+  }
+
+  #resolve(): Promise<{ target: string; mode: number }> {
+    if (!this.#target) {
+      this.#target = native.configResolve(this.path, this.#mode);
+      this.#target.catch(() => (this.#target = undefined));
+    }
+    return this.#target;
+  }
+
+  #locked<R>(target: string, fn: () => Promise<R>): Promise<R> {
+    return withLocalLock(target, async () => {
+      const fd = await native.lockFile(target);
+      try {
+        return await fn();
+      } finally {
+        native.unlockFile(fd);
+      }
+    });
+  }
+
+  async #read(file: string): Promise<Copy<T>> {
+    let bytes: Buffer;
+    try {
+      bytes = await fs.readFile(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+      throw err;
+    }
+    try {
+      const value = this.#parse(this.#checksum ? unwrap(bytes) : bytes);
+      this.#check(value, 'content');
+      return { state: 'ok', value };
+    } catch (err) {
+      return { state: 'invalid', reason: (err as Error).message };
+    }
+  }
+
+  #check(value: T, what: string): void {
+    if (this.#validate && this.#validate(value) === false) {
+      throw invalidValue(what, 'rejected by options.validate', typeof value === 'object' ? '[object]' : value);
+    }
+  }
+
+  async #temps(target: string): Promise<string[]> {
+    const dir = path.dirname(target);
+    const prefix = `${path.basename(target)}.tmp-`;
+    const names = (await fs.readdir(dir)).filter((n) => n.startsWith(prefix));
+    const withTimes = await Promise.all(
+      names.map(async (n) => ({ file: path.join(dir, n), mtime: (await fs.stat(path.join(dir, n))).mtimeMs })),
+    );
+    return withTimes.sort((a, b) => b.mtime - a.mtime).map((x) => x.file);
+  }
+
+  async #removeTemps(target: string): Promise<void> {
+    for (const t of await this.#temps(target)) await fs.rm(t, { force: true });
+    await fs.rm(`${target}.bak.tmp`, { force: true });
+  }
+
+  #loaded(info: LoadInfo, value: T): T {
+    this.lastLoad = info;
+    if (info.recovered) this.emit('recovery', info);
+    return value;
+  }
+}
+
+/**
+ * Atomically and durably replaces the file at `filePath` with `data`: temp
+ * file, fdatasync, rename, directory fsync. A symbolic link is followed (its
+ * target is replaced, the link kept). Resolves once the new content is durable.
+ */
+export async function writeFileDurable(
+  filePath: string,
+  data: string | Uint8Array,
+  options: { mode?: number } = {},
+): Promise<void> {
+  if (typeof filePath !== 'string') throw invalidArgType('path', 'of type string', filePath);
+  if (filePath.length === 0 || filePath.includes('\0')) throw invalidValue('path', 'must be a non-empty path without NUL bytes', filePath);
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw invalidArgType('data', 'a string or Uint8Array', data);
+  const mode = options.mode ?? 0o600;
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw invalidValue('options.mode', 'must be an integer from 0 to 0o7777', mode);
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  await native.writeFileDurable(path.resolve(filePath), bytes, mode);
+}

@@ -1,0 +1,116 @@
+// Exports of the durable file replace and of ConfigFile's save protocol.
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "../core/config_file.h"
+#include "addon.h"
+#include "errors.h"
+#include "workers.h"
+
+namespace commitlog {
+namespace {
+
+bool Bytes(const Napi::Value& v, std::string* out) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) return false;
+  Napi::Uint8Array a = v.As<Napi::Uint8Array>();
+  // Copied: the caller may change its buffer while the pool thread writes.
+  out->assign(reinterpret_cast<const char*>(a.Data()), a.ByteLength());
+  return true;
+}
+
+Napi::Value Fail(Napi::Env env, const char* usage) {
+  Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+int ModeArg(const Napi::Value& v) {
+  return v.IsNumber() ? static_cast<int>(v.As<Napi::Number>().Uint32Value() & 07777) : 0600;
+}
+
+// writeFileDurable(path, bytes, defaultMode) -> Promise<void>
+Napi::Value WriteFileDurableJs(const Napi::CallbackInfo& info) {
+  auto data = std::make_shared<std::string>();
+  if (!info[0].IsString() || !Bytes(info[1], data.get())) return Fail(info.Env(), "writeFileDurable(path, bytes, mode)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int mode = ModeArg(info[2]);
+  auto* w = new TaskWorker(info.Env(), "commitlog.writeFileDurable", [path, data, mode] {
+    return WriteFileDurable(BindingIo(), path, data->data(), data->size(), mode);
+  });
+  return w->Queue();
+}
+
+// configResolve(path, defaultMode) -> Promise<{ target, mode }>
+Napi::Value ConfigResolve(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) return Fail(info.Env(), "configResolve(path, mode)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int default_mode = ModeArg(info[1]);
+  auto target = std::make_shared<std::string>();
+  auto mode = std::make_shared<int>(default_mode);
+  auto* w = new TaskWorker(
+      info.Env(), "commitlog.configResolve",
+      [path, default_mode, target, mode] {
+        Status s = ResolveTarget(BindingIo(), path, target.get());
+        if (s.ok()) s = ModeFor(BindingIo(), *target, default_mode, mode.get());
+        return s;
+      },
+      [target, mode](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("target", *target);
+        o.Set("mode", *mode);
+        return o;
+      });
+  return w->Queue();
+}
+
+// configSave(target, bytes, mode, backupCurrent) -> Promise<void>
+Napi::Value ConfigSave(const Napi::CallbackInfo& info) {
+  auto data = std::make_shared<std::string>();
+  if (!info[0].IsString() || !Bytes(info[1], data.get())) return Fail(info.Env(), "configSave(target, bytes, mode, backup)");
+  std::string target = info[0].As<Napi::String>().Utf8Value();
+  int mode = ModeArg(info[2]);
+  bool backup = info[3].ToBoolean().Value();
+  auto* w = new TaskWorker(info.Env(), "commitlog.configSave", [target, data, mode, backup] {
+    return SaveWithBackup(BindingIo(), target, data->data(), data->size(), mode, backup);
+  });
+  return w->Queue();
+}
+
+// moveDurable(from, to) -> Promise<void>
+Napi::Value MoveDurableJs(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString() || !info[1].IsString()) return Fail(info.Env(), "moveDurable(from, to)");
+  std::string from = info[0].As<Napi::String>().Utf8Value();
+  std::string to = info[1].As<Napi::String>().Utf8Value();
+  auto* w = new TaskWorker(info.Env(), "commitlog.moveDurable", [from, to] { return MoveDurable(BindingIo(), from, to); });
+  return w->Queue();
+}
+
+// lockFile(target) -> Promise<fd>; waits for other processes' saves.
+Napi::Value LockFileJs(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) return Fail(info.Env(), "lockFile(target)");
+  std::string target = info[0].As<Napi::String>().Utf8Value();
+  auto fd = std::make_shared<int>(-1);
+  auto* w = new TaskWorker(
+      info.Env(), "commitlog.lockFile", [target, fd] { return LockFile(BindingIo(), target, fd.get()); },
+      [fd](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *fd); });
+  return w->Queue();
+}
+
+Napi::Value UnlockFileJs(const Napi::CallbackInfo& info) {
+  if (info[0].IsNumber()) UnlockFile(BindingIo(), info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void RegisterConfigExports(Napi::Env env, Napi::Object exports) {
+  exports.Set("writeFileDurable", Napi::Function::New(env, WriteFileDurableJs, "writeFileDurable"));
+  exports.Set("configResolve", Napi::Function::New(env, ConfigResolve, "configResolve"));
+  exports.Set("configSave", Napi::Function::New(env, ConfigSave, "configSave"));
+  exports.Set("moveDurable", Napi::Function::New(env, MoveDurableJs, "moveDurable"));
+  exports.Set("lockFile", Napi::Function::New(env, LockFileJs, "lockFile"));
+  exports.Set("unlockFile", Napi::Function::New(env, UnlockFileJs, "unlockFile"));
+}
+
+}  // namespace commitlog

@@ -1,0 +1,95 @@
+#include "config_file.h"
+
+#include <fcntl.h>
+
+#include <cerrno>
+
+#include "atomic_file.h"
+
+namespace commitlog {
+
+Status ResolveTarget(Io* io, const std::string& path, std::string* target) {
+  Status s = io->RealPath(path, target);
+  if (s.ok()) return s;
+  if (s.err() != ENOENT) return s;
+  // A new file (or a dangling link, which we refuse to follow into nowhere):
+  // resolve the directory, keep the name.
+  std::string dir;
+  s = io->RealPath(DirName(path), &dir);
+  if (!s.ok()) return s;
+  *target = JoinPath(dir, BaseName(path));
+  return Status::OK();
+}
+
+Status ModeFor(Io* io, const std::string& target, int default_mode, int* mode) {
+  FileInfo info;
+  Status s = io->Stat(target, &info);
+  if (!s.ok()) return s;
+  if (info.exists && !info.is_regular) return Status::IoError("open", EISDIR, target);
+  *mode = info.exists ? static_cast<int>(info.mode) : default_mode;
+  return Status::OK();
+}
+
+Status WriteFileDurable(Io* io, const std::string& path, const char* data, size_t n,
+                        int default_mode) {
+  std::string target;
+  Status s = ResolveTarget(io, path, &target);
+  int mode = default_mode;
+  if (s.ok()) s = ModeFor(io, target, default_mode, &mode);
+  if (s.ok()) s = ReplaceFileDurable(io, target, data, n, mode);
+  return s;
+}
+
+Status SaveWithBackup(Io* io, const std::string& target, const char* data, size_t n, int mode,
+                      bool backup_current) {
+  std::string tmp;
+  // 1. The new content, complete and durable under a temp name.
+  Status s = WriteTempDurable(io, target, data, n, mode, &tmp);
+  if (!s.ok()) return s;
+  if (backup_current) {
+    // 2. The current (valid) file also becomes the backup. link + rename
+    // rather than rename: <target> keeps pointing at a valid file meanwhile,
+    // and the backup changes atomically from the old one to this one.
+    std::string bak = target + ".bak";
+    std::string bak_tmp = bak + ".tmp";
+    io->Unlink(bak_tmp);  // a leftover of an earlier crash
+    s = io->Link(target, bak_tmp);
+    if (s.ok()) {
+      s = io->Rename(bak_tmp, bak);
+      if (!s.ok()) io->Unlink(bak_tmp);
+    }
+    if (!s.ok() && !(s.code() == Code::kIoError && s.err() == ENOENT)) {
+      io->Unlink(tmp);
+      return s;
+    }
+  }
+  // 3. Atomically switch the name to the new content.
+  s = io->Rename(tmp, target);
+  if (!s.ok()) {
+    io->Unlink(tmp);
+    return s;
+  }
+  // 4. Make the renames durable: until this returns, a power loss may bring
+  // back the previous state (which is valid, and was never acknowledged as
+  // replaced). Every file a name can point to here was synced before.
+  return io->SyncDir(DirName(target));
+}
+
+Status MoveDurable(Io* io, const std::string& from, const std::string& to) {
+  Status s = io->Rename(from, to);
+  if (!s.ok()) return s;
+  return io->SyncDir(DirName(to));
+}
+
+Status LockFile(Io* io, const std::string& target, int* fd) {
+  std::string path = target + ".lock";
+  Status s = io->Open(path, O_RDWR | O_CREAT, 0600, fd);
+  if (!s.ok()) return s;
+  s = io->LockExclusive(*fd, path, /*wait=*/true);
+  if (!s.ok()) io->Close(*fd);
+  return s;
+}
+
+void UnlockFile(Io* io, int fd) { io->Close(fd); }
+
+}  // namespace commitlog

@@ -1,0 +1,49 @@
+// Power-loss-safe persistence of small whole files (configs, offsets,
+// metrics), the design of RocketMQ issue #9705: the new content goes to a
+// temp file that is forced to disk; the previous good version is kept as
+// <name>.bak; the temp file is renamed over <name>; the directory is forced.
+// Deciding whether content is *valid* is the caller's job (it knows the
+// format); these functions only move bytes and names, durably.
+#ifndef COMMITLOG_CORE_CONFIG_FILE_H_
+#define COMMITLOG_CORE_CONFIG_FILE_H_
+
+#include <cstddef>
+#include <string>
+
+#include "io.h"
+#include "status.h"
+
+namespace commitlog {
+
+// The file a path designates: a symbolic link is followed, so that saving
+// through a link replaces its target and keeps the link. A path that does
+// not exist yet resolves through its directory.
+Status ResolveTarget(Io* io, const std::string& path, std::string* target);
+
+// Permission bits for a replacement of target: the current file's, or
+// default_mode for a new file.
+Status ModeFor(Io* io, const std::string& target, int default_mode, int* mode);
+
+// Atomic durable replace without a backup (writeFileDurable).
+Status WriteFileDurable(Io* io, const std::string& path, const char* data, size_t n,
+                        int default_mode);
+
+// The save protocol. When backup_current (the caller validated the current
+// file), it becomes <target>.bak through link + rename, so that a valid file
+// exists under <target> at every instant; otherwise .bak is left alone, so a
+// corrupt file can never replace a good backup.
+Status SaveWithBackup(Io* io, const std::string& target, const char* data, size_t n, int mode,
+                      bool backup_current);
+
+// Renames from onto to (replacing it) and forces the directory: used to move
+// a corrupt file aside, or to promote a surviving temp file.
+Status MoveDurable(Io* io, const std::string& from, const std::string& to);
+
+// Takes <target>.lock exclusively, waiting for other processes. *fd holds it
+// until UnlockFile.
+Status LockFile(Io* io, const std::string& target, int* fd);
+void UnlockFile(Io* io, int fd);
+
+}  // namespace commitlog
+
+#endif  // COMMITLOG_CORE_CONFIG_FILE_H_
