@@ -86,8 +86,17 @@ export interface NativeOpenOptions {
 
 export interface NativeFault {
   /** Arms a fault plan; see native/core/fault_io.h. */
-  arm(plan: { crashAt?: number; failAt?: number; errno?: number; kind?: string }): void;
+  arm(plan: { crashAt?: number; failAt?: number; errno?: number; kind?: string; trackDurability?: boolean }): void;
   disarm(): void;
+  /** Every later system call fails with ECANCELED, as if the process died. */
+  crash(): void;
+  /** With trackDurability: undo what was not durable, keeping a random subset of unsynced writes. */
+  powerLoss(opts: { seed: number; keep: number; tear: boolean }): {
+    writesLost: number;
+    writesKept: number;
+    writesTorn: number;
+    dirOpsUndone: number;
+  };
   steps(): number;
   crashed(): boolean;
 }

@@ -128,6 +128,7 @@ Napi::Value FaultArm(const Napi::CallbackInfo& info) {
     if (o.Get("failAt").IsNumber()) plan.fail_at = o.Get("failAt").As<Napi::Number>().Int64Value();
     if (o.Get("errno").IsNumber()) plan.fail_errno = o.Get("errno").As<Napi::Number>().Int32Value();
     if (o.Get("kind").IsString()) plan.fail_kind = o.Get("kind").As<Napi::String>().Utf8Value();
+    plan.track_durability = o.Get("trackDurability").ToBoolean().Value();
   }
   TestIo()->Arm(plan);
   return info.Env().Undefined();
@@ -140,6 +141,33 @@ Napi::Value FaultDisarm(const Napi::CallbackInfo& info) {
 
 Napi::Value FaultSteps(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(TestIo()->steps()));
+}
+
+Napi::Value FaultCrash(const Napi::CallbackInfo& info) {
+  TestIo()->Crash();
+  return info.Env().Undefined();
+}
+
+// powerLoss({ seed, keep, tear }) -> { writesLost, writesKept, writesTorn, dirOpsUndone }
+Napi::Value FaultPowerLoss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t seed = 1;
+  double keep = 0;
+  bool tear = false;
+  if (info[0].IsObject()) {
+    Napi::Object o = info[0].As<Napi::Object>();
+    if (o.Get("seed").IsNumber()) seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
+    if (o.Get("keep").IsNumber()) keep = o.Get("keep").As<Napi::Number>().DoubleValue();
+    tear = o.Get("tear").ToBoolean().Value();
+  }
+  PowerLossStats st;
+  TestIo()->PowerLoss(seed, keep, tear, &st);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("writesLost", Napi::Number::New(env, static_cast<double>(st.writes_lost)));
+  out.Set("writesKept", Napi::Number::New(env, static_cast<double>(st.writes_kept)));
+  out.Set("writesTorn", Napi::Number::New(env, static_cast<double>(st.writes_torn)));
+  out.Set("dirOpsUndone", Napi::Number::New(env, static_cast<double>(st.dir_ops_undone)));
+  return out;
 }
 
 Napi::Value FaultCrashed(const Napi::CallbackInfo& info) {
@@ -162,6 +190,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fault.Set("disarm", Napi::Function::New(env, FaultDisarm, "disarm"));
   fault.Set("steps", Napi::Function::New(env, FaultSteps, "steps"));
   fault.Set("crashed", Napi::Function::New(env, FaultCrashed, "crashed"));
+  fault.Set("crash", Napi::Function::New(env, FaultCrash, "crash"));
+  fault.Set("powerLoss", Napi::Function::New(env, FaultPowerLoss, "powerLoss"));
   exports.Set("fault", fault);
 #endif
   return exports;

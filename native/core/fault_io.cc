@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <random>
 
 namespace commitlog {
 
@@ -13,12 +15,22 @@ void FaultIo::Arm(const FaultPlan& plan) {
   crashed_ = false;
   steps_ = 0;
   kind_steps_ = 0;
+  unsynced_.clear();
+  dir_ops_.clear();
 }
 
 void FaultIo::Disarm() {
   std::lock_guard<std::mutex> l(mu_);
   armed_ = false;
   crashed_ = false;
+  plan_ = FaultPlan();
+  unsynced_.clear();
+  dir_ops_.clear();
+}
+
+void FaultIo::Crash() {
+  std::lock_guard<std::mutex> l(mu_);
+  crashed_ = true;
 }
 
 int64_t FaultIo::steps() const {
@@ -31,8 +43,7 @@ bool FaultIo::crashed() const {
   return crashed_;
 }
 
-Status FaultIo::Step(const char* kind, const char* syscall) {
-  std::lock_guard<std::mutex> l(mu_);
+Status FaultIo::StepLocked(const char* kind, const char* syscall) {
   if (!armed_) return Status::OK();
   if (crashed_) return Status::IoError(syscall, ECANCELED);
   int64_t step = steps_++;
@@ -46,62 +57,244 @@ Status FaultIo::Step(const char* kind, const char* syscall) {
   return Status::OK();
 }
 
+// Keeps a file that is about to be replaced or removed under a hidden name,
+// so that undoing the change can bring it back.
+std::string FaultIo::Preserve(const std::string& path) {
+  std::string hidden = JoinPath(DirName(path), ".faultio-preserved-" + std::to_string(preserved_counter_++));
+  if (!base_->Link(path, hidden).ok()) return std::string();
+  auto it = unsynced_.find(path);
+  if (it != unsynced_.end()) {
+    unsynced_[hidden] = std::move(it->second);
+    unsynced_.erase(it);
+  }
+  return hidden;
+}
+
+void FaultIo::DropDirOps(const std::string& dir) {
+  std::vector<DirOp> keep;
+  for (DirOp& op : dir_ops_) {
+    if (op.dir != dir) {
+      keep.push_back(std::move(op));
+      continue;
+    }
+    // Now durable: the replaced or removed file is gone for good.
+    if (!op.preserved.empty()) {
+      base_->Unlink(op.preserved);
+      unsynced_.erase(op.preserved);
+    }
+  }
+  dir_ops_.swap(keep);
+}
+
 Status FaultIo::Open(const std::string& path, int flags, int mode, int* fd) {
+  std::lock_guard<std::mutex> l(mu_);
   if ((flags & (O_WRONLY | O_RDWR | O_CREAT)) != 0) {
-    Status s = Step("open", "open");
+    Status s = StepLocked("open", "open");
     if (!s.ok()) return s.WithPath(path);
   }
-  return base_->Open(path, flags, mode, fd);
+  bool track = armed_ && plan_.track_durability;
+  bool existed = true;
+  if (track && (flags & O_CREAT) != 0) {
+    FileInfo info;
+    base_->Stat(path, &info);
+    existed = info.exists;
+  }
+  Status s = base_->Open(path, flags, mode, fd);
+  if (!s.ok() || !track) return s;
+  fd_path_[*fd] = path;
+  if (!existed) dir_ops_.push_back(DirOp{DirName(path), DirOp::kCreate, path, "", ""});
+  return s;
+}
+
+void FaultIo::Close(int fd) {
+  std::lock_guard<std::mutex> l(mu_);
+  fd_path_.erase(fd);
+  base_->Close(fd);
 }
 
 Status FaultIo::PWrite(int fd, const char* data, size_t n, uint64_t off) {
-  Status s = Step("write", "write");
-  return s.ok() ? base_->PWrite(fd, data, n, off) : s;
+  std::lock_guard<std::mutex> l(mu_);
+  Status s = StepLocked("write", "write");
+  if (!s.ok()) return s;
+  auto it = fd_path_.find(fd);
+  if (armed_ && plan_.track_durability && it != fd_path_.end()) {
+    Write w;
+    w.offset = off;
+    w.data.assign(data, n);
+    // Through a plain descriptor: the writer's may be O_DIRECT.
+    int rfd;
+    if (base_->Open(it->second, O_RDONLY, 0, &rfd).ok()) {
+      base_->FileSize(rfd, &w.size_before);
+      w.old.resize(n);
+      size_t got = 0;
+      base_->PRead(rfd, &w.old[0], n, off, &got);
+      w.old.resize(got);
+      base_->Close(rfd);
+    }
+    unsynced_[it->second].push_back(std::move(w));
+  }
+  return base_->PWrite(fd, data, n, off);
 }
 
 Status FaultIo::Sync(int fd, SyncKind kind) {
-  Status s = Step("sync", kind == SyncKind::kData ? "fdatasync" : "fsync");
-  return s.ok() ? base_->Sync(fd, kind) : s;
+  std::lock_guard<std::mutex> l(mu_);
+  Status s = StepLocked("sync", kind == SyncKind::kData ? "fdatasync" : "fsync");
+  if (!s.ok()) return s;
+  s = base_->Sync(fd, kind);
+  auto it = fd_path_.find(fd);
+  if (s.ok() && it != fd_path_.end()) unsynced_.erase(it->second);
+  return s;
 }
 
 Status FaultIo::Truncate(int fd, uint64_t size) {
-  Status s = Step("truncate", "ftruncate");
+  std::lock_guard<std::mutex> l(mu_);
+  Status s = StepLocked("truncate", "ftruncate");
   return s.ok() ? base_->Truncate(fd, size) : s;
 }
 
 Status FaultIo::Allocate(int fd, uint64_t size) {
-  Status s = Step("allocate", "fallocate");
+  std::lock_guard<std::mutex> l(mu_);
+  Status s = StepLocked("allocate", "fallocate");
   return s.ok() ? base_->Allocate(fd, size) : s;
 }
 
 Status FaultIo::LockExclusive(int fd, const std::string& path, bool wait) {
-  Status s = Step("lock", "flock");
+  Status s = Step("lock", "flock");  // not under mu_ while waiting
   return s.ok() ? base_->LockExclusive(fd, path, wait) : s.WithPath(path);
 }
 
 Status FaultIo::Rename(const std::string& from, const std::string& to) {
-  Status s = Step("rename", "rename");
-  return s.ok() ? base_->Rename(from, to) : s.WithPath(from);
+  std::lock_guard<std::mutex> l(mu_);
+  Status s = StepLocked("rename", "rename");
+  if (!s.ok()) return s.WithPath(from);
+  bool track = armed_ && plan_.track_durability;
+  std::string preserved;
+  if (track) {
+    FileInfo info;
+    base_->Stat(to, &info);
+    if (info.exists) preserved = Preserve(to);
+  }
+  s = base_->Rename(from, to);
+  if (!s.ok() || !track) return s;
+  auto it = unsynced_.find(from);
+  if (it != unsynced_.end()) {
+    unsynced_[to] = std::move(it->second);
+    unsynced_.erase(it);
+  }
+  dir_ops_.push_back(DirOp{DirName(to), DirOp::kRename, from, to, preserved});
+  return s;
 }
 
 Status FaultIo::Link(const std::string& from, const std::string& to) {
-  Status s = Step("link", "link");
-  return s.ok() ? base_->Link(from, to) : s.WithPath(to);
+  std::lock_guard<std::mutex> l(mu_);
+  Status s = StepLocked("link", "link");
+  if (!s.ok()) return s.WithPath(to);
+  s = base_->Link(from, to);
+  if (s.ok() && armed_ && plan_.track_durability) {
+    dir_ops_.push_back(DirOp{DirName(to), DirOp::kLink, from, to, ""});
+  }
+  return s;
 }
 
 Status FaultIo::Unlink(const std::string& path) {
-  Status s = Step("unlink", "unlink");
-  return s.ok() ? base_->Unlink(path) : s.WithPath(path);
+  std::lock_guard<std::mutex> l(mu_);
+  Status s = StepLocked("unlink", "unlink");
+  if (!s.ok()) return s.WithPath(path);
+  bool track = armed_ && plan_.track_durability;
+  std::string preserved;
+  if (track) {
+    FileInfo info;
+    base_->Stat(path, &info);
+    if (info.exists) preserved = Preserve(path);
+  }
+  s = base_->Unlink(path);
+  if (s.ok() && track && !preserved.empty()) {
+    dir_ops_.push_back(DirOp{DirName(path), DirOp::kUnlink, path, "", preserved});
+  } else if (!preserved.empty()) {
+    base_->Unlink(preserved);
+  }
+  return s;
 }
 
 Status FaultIo::MkDir(const std::string& path, int mode) {
-  Status s = Step("mkdir", "mkdir");
+  std::lock_guard<std::mutex> l(mu_);
+  Status s = StepLocked("mkdir", "mkdir");
   return s.ok() ? base_->MkDir(path, mode) : s.WithPath(path);
 }
 
 Status FaultIo::SyncDir(const std::string& path) {
-  Status s = Step("sync", "fsync");
-  return s.ok() ? base_->SyncDir(path) : s.WithPath(path);
+  std::lock_guard<std::mutex> l(mu_);
+  Status s = StepLocked("sync", "fsync");
+  if (!s.ok()) return s.WithPath(path);
+  s = base_->SyncDir(path);
+  if (s.ok() && armed_ && plan_.track_durability) DropDirOps(path);
+  return s;
+}
+
+Status FaultIo::PowerLoss(uint64_t seed, double keep, bool tear, PowerLossStats* stats) {
+  std::lock_guard<std::mutex> l(mu_);
+  *stats = PowerLossStats();
+  std::mt19937_64 rng(seed);
+  auto chance = [&rng] { return static_cast<double>(rng() >> 11) / 9007199254740992.0; };
+  auto move_key = [this](const std::string& from, const std::string& to) {
+    auto it = unsynced_.find(from);
+    if (it == unsynced_.end()) return;
+    unsynced_[to] = std::move(it->second);
+    unsynced_.erase(it);
+  };
+  // 1. Directory changes not covered by a directory fsync never happened.
+  for (auto op = dir_ops_.rbegin(); op != dir_ops_.rend(); ++op) {
+    switch (op->kind) {
+      case DirOp::kCreate:
+        base_->Unlink(op->a);
+        unsynced_.erase(op->a);
+        break;
+      case DirOp::kRename:
+        base_->Rename(op->b, op->a);
+        move_key(op->b, op->a);
+        if (!op->preserved.empty()) {
+          base_->Rename(op->preserved, op->b);
+          move_key(op->preserved, op->b);
+        }
+        break;
+      case DirOp::kLink:
+        base_->Unlink(op->b);
+        break;
+      case DirOp::kUnlink:
+        base_->Rename(op->preserved, op->a);
+        move_key(op->preserved, op->a);
+        break;
+    }
+    stats->dir_ops_undone++;
+  }
+  dir_ops_.clear();
+  // 2. Writes not covered by a sync of their file are lost, but for a random
+  // subset; the last survivor of a file may be torn at a sector boundary.
+  for (auto& [path, writes] : unsynced_) {
+    int fd;
+    if (!base_->Open(path, O_RDWR, 0, &fd).ok()) continue;  // its creation was undone
+    for (auto w = writes.rbegin(); w != writes.rend(); ++w) {
+      base_->PWrite(fd, w->old.data(), w->old.size(), w->offset);
+      base_->Truncate(fd, w->size_before);
+    }
+    std::vector<const Write*> kept;
+    for (const Write& w : writes) {
+      if (chance() < keep) kept.push_back(&w);
+    }
+    for (size_t i = 0; i < kept.size(); i++) {
+      size_t n = kept[i]->data.size();
+      if (tear && i + 1 == kept.size() && n > 512 && chance() < 0.5) {
+        n = static_cast<size_t>(rng() % (n / 512)) * 512;
+        stats->writes_torn++;
+      }
+      base_->PWrite(fd, kept[i]->data.data(), n, kept[i]->offset);
+    }
+    stats->writes_kept += kept.size();
+    stats->writes_lost += writes.size() - kept.size();
+    base_->Close(fd);
+  }
+  unsynced_.clear();
+  return Status::OK();
 }
 
 }  // namespace commitlog
