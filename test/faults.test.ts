@@ -3,17 +3,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { recordBytes, tmpDir } from './helpers';
+import { loadFaultAddon, recordBytes, tmpDir } from './helpers';
 
-process.env.COMMITLOG_TEST_ADDON = '1';
 let lib: typeof import('../lib');
 let fault: NonNullable<typeof import('../lib/native').native.fault>;
 
 beforeAll(async () => {
-  lib = await import('../lib');
-  const { native } = await import('../lib/native');
-  if (!native.fault) throw new Error('the test addon was not loaded');
-  fault = native.fault;
+  ({ lib, fault } = await loadFaultAddon());
 });
 
 afterEach(() => fault.disarm());

@@ -89,3 +89,15 @@ export function mountTmpfs(bytes: number): { dir: string; unmount: () => void } 
     },
   };
 }
+
+/**
+ * Loads the library on the test addon, whose I/O layer injects faults
+ * (native/core/fault_io.h). Each test file runs in its own module graph.
+ */
+export async function loadFaultAddon() {
+  process.env.COMMITLOG_TEST_ADDON = '1';
+  const lib = await import('../lib');
+  const { native } = await import('../lib/native');
+  if (!native.fault) throw new Error('the test addon was not loaded');
+  return { lib, fault: native.fault };
+}

@@ -6,16 +6,13 @@
 // 512-byte boundary). kill -9 cannot test this: it leaves the page cache.
 import fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { tmpDir } from './helpers';
+import { loadFaultAddon, tmpDir } from './helpers';
 
-process.env.COMMITLOG_TEST_ADDON = '1';
 let lib: typeof import('../lib');
 let fault: NonNullable<typeof import('../lib/native').native.fault>;
 
 beforeAll(async () => {
-  lib = await import('../lib');
-  const { native } = await import('../lib/native');
-  fault = native.fault!;
+  ({ lib, fault } = await loadFaultAddon());
 });
 afterEach(() => fault.disarm());
 
