@@ -122,10 +122,16 @@ export interface NativeAddon {
 
 const root = path.join(__dirname, '..');
 
-// The test suite sets COMMITLOG_TEST_ADDON=1 to run the same API on the
-// fault-injection build (native/testing), which packages never contain.
-export const native: NativeAddon =
-  process.env.COMMITLOG_TEST_ADDON === '1'
+// Test-only switches, never set by users: COMMITLOG_TEST_ADDON=1 runs the
+// same API on the fault-injection build (native/testing), and
+// COMMITLOG_ADDON_DIR points at another build of the test addon, used for
+// every test (the sanitizer build of `npm run test:asan`; unarmed, its fault
+// layer passes every call through). Packages contain neither build.
+const testDir = process.env.COMMITLOG_ADDON_DIR;
+const testAddon = process.env.COMMITLOG_TEST_ADDON === '1';
+export const native: NativeAddon = testDir
+  ? require(path.resolve(testDir, 'commitlog_test.node'))
+  : testAddon
     ? require(path.join(root, 'native', 'testing', 'build', 'Release', 'commitlog_test.node'))
     : nodeGypBuild(root);
 native.setErrorClass(LogError);

@@ -33,5 +33,10 @@ function build(dir) {
   run(dir, ['build', '-j', jobs]);
 }
 
-build(root);
-if (!process.argv.includes('--production-only')) build(path.join(root, 'native', 'testing'));
+const only = process.argv.indexOf('--dir');
+if (only >= 0) {
+  build(path.resolve(root, process.argv[only + 1]));
+} else {
+  build(root);
+  if (!process.argv.includes('--production-only')) build(path.join(root, 'native', 'testing'));
+}
