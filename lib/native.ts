@@ -86,7 +86,14 @@ export interface NativeOpenOptions {
 
 export interface NativeFault {
   /** Arms a fault plan; see native/core/fault_io.h. */
-  arm(plan: { crashAt?: number; failAt?: number; errno?: number; kind?: string; trackDurability?: boolean }): void;
+  arm(plan: {
+    crashAt?: number;
+    failAt?: number;
+    errno?: number;
+    kind?: string;
+    shortWrite?: boolean;
+    trackDurability?: boolean;
+  }): void;
   disarm(): void;
   /** Every later system call fails with ECANCELED, as if the process died. */
   crash(): void;

@@ -129,6 +129,7 @@ Napi::Value FaultArm(const Napi::CallbackInfo& info) {
     if (o.Get("errno").IsNumber()) plan.fail_errno = o.Get("errno").As<Napi::Number>().Int32Value();
     if (o.Get("kind").IsString()) plan.fail_kind = o.Get("kind").As<Napi::String>().Utf8Value();
     plan.track_durability = o.Get("trackDurability").ToBoolean().Value();
+    plan.short_write = o.Get("shortWrite").ToBoolean().Value();
   }
   TestIo()->Arm(plan);
   return info.Env().Undefined();

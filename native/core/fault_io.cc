@@ -44,6 +44,7 @@ bool FaultIo::crashed() const {
 }
 
 Status FaultIo::StepLocked(const char* kind, const char* syscall) {
+  injected_ = false;
   if (!armed_) return Status::OK();
   if (crashed_) return Status::IoError(syscall, ECANCELED);
   int64_t step = steps_++;
@@ -52,7 +53,10 @@ Status FaultIo::StepLocked(const char* kind, const char* syscall) {
     return Status::IoError(syscall, ECANCELED);
   }
   if (plan_.fail_at >= 0 && (plan_.fail_kind.empty() || plan_.fail_kind == kind)) {
-    if (kind_steps_++ == plan_.fail_at) return Status::IoError(syscall, plan_.fail_errno);
+    if (kind_steps_++ == plan_.fail_at) {
+      injected_ = true;
+      return Status::IoError(syscall, plan_.fail_errno);
+    }
   }
   return Status::OK();
 }
@@ -115,7 +119,10 @@ void FaultIo::Close(int fd) {
 Status FaultIo::PWrite(int fd, const char* data, size_t n, uint64_t off) {
   std::lock_guard<std::mutex> l(mu_);
   Status s = StepLocked("write", "write");
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    if (injected_ && plan_.short_write && n > 1) base_->PWrite(fd, data, n / 2, off);
+    return s;
+  }
   auto it = fd_path_.find(fd);
   if (armed_ && plan_.track_durability && it != fd_path_.end()) {
     Write w;

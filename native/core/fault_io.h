@@ -35,6 +35,9 @@ struct FaultPlan {
   int64_t fail_at = -1;    // index among steps of fail_kind (any kind if empty)
   int fail_errno = 0;
   std::string fail_kind;
+  // With a failing write: write the first half of the bytes before failing,
+  // as a disk that fills up in the middle of a write does.
+  bool short_write = false;
   bool track_durability = false;
 };
 
@@ -89,6 +92,8 @@ class FaultIo final : public Io {
   // Counts a step of `kind`; returns a non-OK status if it must not happen.
   // Caller holds mu_.
   Status StepLocked(const char* kind, const char* syscall);
+  // The status StepLocked returned for an injected failure (not a crash).
+  bool injected_ = false;
   Status Step(const char* kind, const char* syscall) {
     std::lock_guard<std::mutex> l(mu_);
     return StepLocked(kind, syscall);
