@@ -36,33 +36,12 @@ export interface ConfigFileOptions<T> {
   mode?: number;
 }
 
-const ENVELOPE_MAGIC = 0x46434c43; // bytes "CLCF"
 const ENVELOPE_HEADER = 16;
 
-function checksumOf(payload: Uint8Array): number {
-  const crc = native.crc32c(payload);
-  return ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0; // masked, as in docs/FORMAT.md
-}
-
-function wrap(payload: Uint8Array): Buffer {
-  const out = Buffer.alloc(ENVELOPE_HEADER + payload.length);
-  out.writeUInt32LE(ENVELOPE_MAGIC, 0);
-  out.writeUInt16LE(1, 4);
-  out.writeUInt32LE(payload.length, 8);
-  out.writeUInt32LE(checksumOf(payload), 12);
-  out.set(payload, ENVELOPE_HEADER);
-  return out;
-}
-
 function unwrap(bytes: Buffer): Buffer {
-  if (bytes.length < ENVELOPE_HEADER || bytes.readUInt32LE(0) !== ENVELOPE_MAGIC || bytes.readUInt16LE(4) !== 1) {
-    throw new Error('no checksum header');
-  }
-  const len = bytes.readUInt32LE(8);
-  if (bytes.length !== ENVELOPE_HEADER + len) throw new Error(`length ${bytes.length - ENVELOPE_HEADER}, header says ${len}`);
-  const payload = bytes.subarray(ENVELOPE_HEADER);
-  if (checksumOf(payload) !== bytes.readUInt32LE(12)) throw new Error('checksum mismatch');
-  return payload;
+  const reason = native.configUnwrap(bytes);
+  if (reason !== undefined) throw new Error(reason);
+  return bytes.subarray(ENVELOPE_HEADER);
 }
 
 // One holder per target in this process before asking for the flock: the
@@ -207,7 +186,7 @@ export class ConfigFile<T = unknown> extends EventEmitter {
         throw invalidArgType('serialize(value)', 'a string or Uint8Array', raw);
       }
       const payload = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw);
-      bytes = this.#checksum ? wrap(payload) : payload;
+      bytes = this.#checksum ? native.configWrap(payload) : payload;
     } catch (err) {
       return Promise.reject(err);
     }

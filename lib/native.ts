@@ -123,6 +123,9 @@ export interface NativeAddon {
   moveDurable(from: string, to: string): Promise<void>;
   lockFile(target: string): Promise<number>;
   unlockFile(fd: number): void;
+  configWrap(payload: Uint8Array): Buffer;
+  /** undefined when intact (content from byte 16 on), else why not. */
+  configUnwrap(bytes: Uint8Array): string | undefined;
   /** Only in the test addon (COMMITLOG_TEST_ADDON=1). */
   fault?: NativeFault;
 }

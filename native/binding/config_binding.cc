@@ -102,6 +102,27 @@ Napi::Value UnlockFileJs(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// configWrap(bytes) -> Buffer: the content inside a checksum envelope.
+Napi::Value ConfigWrap(const Napi::CallbackInfo& info) {
+  std::string data;
+  if (!Bytes(info[0], &data)) return Fail(info.Env(), "configWrap(bytes)");
+  std::string out = WrapChecked(data.data(), data.size());
+  return Napi::Buffer<char>::Copy(info.Env(), out.data(), out.size());
+}
+
+// configUnwrap(bytes) -> undefined if intact (content starts at byte 16),
+// else the reason it is not.
+Napi::Value ConfigUnwrap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    return Fail(env, "configUnwrap(bytes)");
+  }
+  Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
+  std::string reason;
+  if (UnwrapChecked(reinterpret_cast<const char*>(a.Data()), a.ByteLength(), &reason)) return env.Undefined();
+  return Napi::String::New(env, reason);
+}
+
 }  // namespace
 
 void RegisterConfigExports(Napi::Env env, Napi::Object exports) {
@@ -111,6 +132,8 @@ void RegisterConfigExports(Napi::Env env, Napi::Object exports) {
   exports.Set("moveDurable", Napi::Function::New(env, MoveDurableJs, "moveDurable"));
   exports.Set("lockFile", Napi::Function::New(env, LockFileJs, "lockFile"));
   exports.Set("unlockFile", Napi::Function::New(env, UnlockFileJs, "unlockFile"));
+  exports.Set("configWrap", Napi::Function::New(env, ConfigWrap, "configWrap"));
+  exports.Set("configUnwrap", Napi::Function::New(env, ConfigUnwrap, "configUnwrap"));
 }
 
 }  // namespace commitlog

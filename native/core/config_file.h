@@ -39,6 +39,14 @@ Status SaveWithBackup(Io* io, const std::string& target, const char* data, size_
 // a corrupt file aside, or to promote a surviving temp file.
 Status MoveDurable(Io* io, const std::string& from, const std::string& to);
 
+// The checksum envelope of ConfigFile's `checksum` option (docs/FORMAT.md):
+// magic, version, length and masked CRC32C before the content.
+static constexpr size_t kEnvelopeHeaderSize = 16;
+std::string WrapChecked(const char* payload, size_t n);
+// True when bytes[0, n) is one complete, intact envelope; its content is
+// then bytes[kEnvelopeHeaderSize, n). Otherwise *reason says what is wrong.
+bool UnwrapChecked(const char* bytes, size_t n, std::string* reason);
+
 // Takes <target>.lock exclusively, waiting for other processes. *fd holds it
 // until UnlockFile.
 Status LockFile(Io* io, const std::string& target, int* fd);
