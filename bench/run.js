@@ -2,6 +2,7 @@
 'use strict';
 // npm run bench        quick: 1 KiB records at 1, 64 and 1024 callers (~2 minutes)
 // npm run bench:full   the whole matrix: 1..1024 callers, 100 B / 1 KiB / 16 KiB / 64 KiB, appendMany, all sync modes
+// npm run bench:peers  lmdb, classic-level and better-sqlite3 (bench/peers, own package.json) at 1, 64, 1024 callers
 //
 // Every contender runs in its own process on fresh files in BENCH_DIR (default: bench/.data, on the
 // same disk as the project). Each cell is repeated (BENCH_REPS, default 3) and the median kept.
@@ -12,6 +13,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const full = process.argv.includes('--full');
+const peers = process.argv.includes('--peers');
 const root = path.join(__dirname, '..');
 const dataDir = process.env.BENCH_DIR || path.join(__dirname, '.data');
 const reps = Number(process.env.BENCH_REPS || 3);
@@ -24,7 +26,18 @@ const CONC = full ? [1, 8, 64, 256, 1024] : [1, 64, 1024];
 const SIZES = full ? [100, 1024, 16384, 65536] : [1024];
 const LOG_MODES = full ? ['commitlog-fdatasync', 'commitlog-direct', 'commitlog-fsync', 'commitlog-none'] : ['commitlog-fdatasync'];
 
+function peerCells() {
+  const out = [{ contender: 'filechannel', conc: 1, size: 1024 }, { contender: 'peer-sqlite-single', conc: 1, size: 1024 }];
+  for (const conc of CONC) {
+    for (const c of ['js-group-commit', 'commitlog-fdatasync', 'peer-lmdb', 'peer-classic-level', 'peer-sqlite-batched']) {
+      out.push({ contender: c, conc, size: 1024 });
+    }
+  }
+  return out;
+}
+
 function cells() {
+  if (peers) return peerCells();
   const out = [];
   for (const size of SIZES) {
     out.push({ contender: 'filechannel', conc: 1, size });
@@ -145,13 +158,17 @@ function main() {
     const c = r.ceiling;
     ceilLines.push(`| ${r.recordBytes} B records | ${r.concurrency} | ${Math.round(r.batchBytes)} | ${fmt(c.overwrite.recordsPerSec)} (${c.overwrite.syncUsP50}) | ${fmt(c.append.recordsPerSec)} (${c.append.syncUsP50}) | ${fmt(c.overwriteDirect.recordsPerSec)} |`);
   }
+  const durability = [...new Set(results.filter((r) => r.durability).map((r) => `- ${r.durability}`))];
+  if (durability.length) ceilLines.push('', 'Durability settings of the peers:', ...durability);
   const report = lines.concat(ceilLines).join('\n');
   console.log(report);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const meta = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, cpu: os.cpus()[0]?.model, full, reps, seconds, dataDir };
-  fs.writeFileSync(path.join(resultsDir, `${full ? 'full' : 'quick'}-${stamp}.json`), JSON.stringify({ meta, results }, null, 2));
-  fs.writeFileSync(path.join(resultsDir, `${full ? 'full' : 'quick'}-latest.md`), report + '\n');
-  for (const size of SIZES) fs.writeFileSync(path.join(resultsDir, `throughput-${size}.svg`), svgChart(results, size));
+  const kind = peers ? 'peers' : full ? 'full' : 'quick';
+  fs.writeFileSync(path.join(resultsDir, `${kind}-${stamp}.json`), JSON.stringify({ meta, results }, null, 2));
+  fs.writeFileSync(path.join(resultsDir, `${kind}-latest.md`), report + '\n');
+  if (peers) fs.writeFileSync(path.join(resultsDir, 'peers-1024.svg'), svgChart(results, 1024));
+  else for (const size of SIZES) fs.writeFileSync(path.join(resultsDir, `throughput-${size}.svg`), svgChart(results, size));
   fs.rmSync(ceilingBin, { force: true });
 }
 

@@ -7,7 +7,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
-const contenders = require('./contenders');
+const contenders = { ...require('./contenders') };
+if (fs.existsSync(path.join(__dirname, 'peers', 'node_modules'))) Object.assign(contenders, require('./peers/contenders'));
 
 async function main() {
   const [name, concArg, sizeArg, secondsArg, baseDir, groupArg] = process.argv.slice(2);
@@ -83,6 +84,7 @@ async function main() {
       batchBytes: batches > 0 ? (s.bytesWritten - base.bytesWritten) / batches : 0,
       mainThreadUsPerRecord: records > 0 ? (elu.active * 1000) / records : 0,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
+      durability: target.durability,
     }) + '\n',
   );
 }
