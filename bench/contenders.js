@@ -108,5 +108,6 @@ module.exports = {
   'commitlog-fsync': commitlog('fsync'),
   'commitlog-none': commitlog('none'),
   'commitlog-fallocate': commitlog('fdatasync', 'fallocate'),
+  'commitlog-zero': commitlog('fdatasync', 'zero'),
   'commitlog-grow': commitlog('fdatasync', 'none'),
 };

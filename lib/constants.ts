@@ -5,7 +5,7 @@ export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_BATCH_DELAY_MICROS = 0;
 export const DEFAULT_ALIGN_BYTES = 4096;
-export const DEFAULT_PREALLOCATE = 'zero';
+export const DEFAULT_PREALLOCATE = 'auto';
 export const DEFAULT_RECOVERY = 'strict';
 export const DEFAULT_BROKEN_BYTES_MAX = 1024 * 1024;
 /** Bytes of records a read() fetches from disk per step. */

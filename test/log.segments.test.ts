@@ -51,7 +51,7 @@ describe('segments', () => {
     expect(fs.readdirSync(dir).filter((n) => n.startsWith('prepared-'))).toEqual([]);
   });
 
-  it.each(['zero', 'fallocate', 'none'] as const)('reopens and continues with preallocate: %s', async (preallocate) => {
+  it.each(['auto', 'zero', 'fallocate', 'none'] as const)('reopens and continues with preallocate: %s', async (preallocate) => {
     const dir = tmpDir();
     const log = await CommitLog.open(dir, { segmentBytes: SEG, preallocate });
     await fill(log, 60);

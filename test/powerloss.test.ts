@@ -63,7 +63,7 @@ describe('power loss', () => {
         const opts = {
           segmentBytes: 64 * 1024,
           alignBytes: rand() < 0.5 ? 512 : 4096,
-          preallocate: (['zero', 'none', 'fallocate'] as const)[Math.floor(rand() * 3)],
+          preallocate: (['zero', 'none', 'fallocate', 'auto'] as const)[Math.floor(rand() * 4)],
         };
         // The crash comes at a random system call (often between a batch's
         // write and its sync), or after a random number of acknowledgements.

@@ -57,13 +57,13 @@ bool ParseNumber(const Napi::Object& o, const char* key, double lo, double hi, d
 // keeps garbage from reaching the core's assertions.
 bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
   static const char* const kSync[] = {"fdatasync", "fsync", "direct", "none"};
-  static const char* const kPrealloc[] = {"zero", "fallocate", "none"};
+  static const char* const kPrealloc[] = {"zero", "fallocate", "none", "auto"};
   static const char* const kRecovery[] = {"strict", "truncate"};
-  int sync = 0, prealloc = 0, recovery = 0;
+  int sync = 0, prealloc = 3, recovery = 0;
   double align = opt->align_bytes, seg = static_cast<double>(opt->segment_bytes);
   double pending = static_cast<double>(opt->max_pending_bytes), delay = opt->max_batch_delay_us;
   double broken = static_cast<double>(opt->broken_bytes_max);
-  bool ok = ParseEnum(o, "sync", kSync, 4, &sync) && ParseEnum(o, "preallocate", kPrealloc, 3, &prealloc) &&
+  bool ok = ParseEnum(o, "sync", kSync, 4, &sync) && ParseEnum(o, "preallocate", kPrealloc, 4, &prealloc) &&
             ParseEnum(o, "recovery", kRecovery, 2, &recovery) &&
             ParseNumber(o, "alignBytes", format::kMinAlign, format::kMaxAlign, &align) &&
             ParseNumber(o, "segmentBytes", 4096, 1ull << 40, &seg) &&

@@ -183,9 +183,16 @@ Status Committer::Roll(uint64_t base_seq) {
     stats_.segments_rolled++;
     if (!prepared.empty()) stats_.prepared_segments_used++;
   }
+  // kAuto: a log that filled its last segment faster than the threshold is
+  // bandwidth-bound; zero-filling the next one would write every byte twice.
+  auto now = std::chrono::steady_clock::now();
+  double secs = std::chrono::duration<double>(now - segment_started_).count();
+  segment_started_ = now;
+  double rate = secs > 0 ? static_cast<double>(options_.segment_bytes) / secs : 1e18;
   {
     std::lock_guard<std::mutex> l(prep_mu_);
     want_prepared_ = options_.preallocate != Preallocate::kNone;
+    next_prepare_ = rate > kAutoFallocateBytesPerSec ? Preallocate::kFallocate : Preallocate::kZero;
     checkpoint_due_ = true;
   }
   prep_cv_.notify_one();
@@ -207,9 +214,11 @@ void Committer::PreparerLoop() {
       continue;
     }
     want_prepared_ = false;
+    LogOptions opts = options_;
+    if (opts.preallocate == Preallocate::kAuto) opts.preallocate = next_prepare_;
     l.unlock();
     std::string path;
-    Status s = PrepareSegment(&path);
+    Status s = PrepareSegment(opts, &path);
     l.lock();
     // On failure (a full disk, say) the next roll creates the file itself
     // and reports the error if that fails too: the flusher owns failures.
@@ -221,7 +230,7 @@ void Committer::PreparerLoop() {
   }
 }
 
-Status Committer::PrepareSegment(std::string* path) {
+Status Committer::PrepareSegment(const LogOptions& opts, std::string* path) {
   char name[64];
   std::snprintf(name, sizeof(name), "%s%llu.tmp", format::kPreparedPrefix,
                 static_cast<unsigned long long>(prepared_counter_++));
@@ -229,7 +238,7 @@ Status Committer::PrepareSegment(std::string* path) {
   int fd;
   Status s = io_->Open(*path, O_RDWR | O_CREAT | O_TRUNC, 0644, &fd);
   if (!s.ok()) return s;
-  s = PreallocateSegment(io_, fd, options_);
+  s = PreallocateSegment(io_, fd, opts);
   io_->Close(fd);
   if (!s.ok()) io_->Unlink(*path);
   return s.WithPath(*path);

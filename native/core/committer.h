@@ -11,6 +11,7 @@
 #define COMMITLOG_CORE_COMMITTER_H_
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -72,7 +73,7 @@ class Committer {
   void PreparerLoop();
   Status WriteBatch(uint64_t base_seq);
   Status Roll(uint64_t base_seq);
-  Status PrepareSegment(std::string* path);
+  Status PrepareSegment(const LogOptions& opts, std::string* path);
   void WriteCheckpointNow();
 
   Io* const io_;
@@ -104,6 +105,8 @@ class Committer {
   bool checkpoint_due_ = false;
   bool prep_stopping_ = false;
   uint64_t prepared_counter_ = 0;
+  Preallocate next_prepare_ = Preallocate::kZero;  // what kAuto uses next
+  std::chrono::steady_clock::time_point segment_started_ = std::chrono::steady_clock::now();
 
   std::atomic<uint64_t> durable_seq_;
 

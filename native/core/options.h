@@ -15,10 +15,16 @@ enum class SyncMode {
 };
 
 enum class Preallocate {
-  kZero,      // write zeros: later overwrites need no metadata flush (default)
+  kZero,      // write zeros: later overwrites need no metadata flush
   kFallocate, // reserve unwritten extents: cheap to make, costlier to sync
   kNone,      // grow the file as batches are written
+  kAuto,      // kZero, but kFallocate while the log writes faster than
+              // kAutoFallocateBytesPerSec (zero-filling would then double
+              // the bytes written when bandwidth is the bound) (default)
 };
+
+// The append rate above which kAuto prepares segments with fallocate.
+static constexpr double kAutoFallocateBytesPerSec = 100e6;
 
 enum class RecoveryMode {
   kStrict,    // damage to acknowledged data fails open with kCorruption
@@ -27,7 +33,7 @@ enum class RecoveryMode {
 
 struct LogOptions {
   SyncMode sync = SyncMode::kFdatasync;
-  Preallocate preallocate = Preallocate::kZero;
+  Preallocate preallocate = Preallocate::kAuto;
   RecoveryMode recovery = RecoveryMode::kStrict;
   uint32_t align_bytes = 4096;
   uint64_t segment_bytes = 64ull << 20;

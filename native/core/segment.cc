@@ -47,7 +47,7 @@ Status PreallocateSegment(Io* io, int fd, const LogOptions& options) {
   Status s;
   if (options.preallocate == Preallocate::kFallocate) {
     s = io->Allocate(fd, options.segment_bytes);
-  } else if (options.preallocate == Preallocate::kZero) {
+  } else if (options.preallocate == Preallocate::kZero || options.preallocate == Preallocate::kAuto) {
     // Real zeros, not a hole or an unwritten extent: appends into written
     // blocks are plain overwrites, and fdatasync then has no metadata to flush.
     static const std::string kZeros(1 << 20, '\0');
