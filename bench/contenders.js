@@ -89,7 +89,8 @@ async function jsGroupCommit(dir) {
 function commitlog(sync, preallocate) {
   return async (dir) => {
     const { CommitLog } = require('../dist');
-    const log = await CommitLog.open(path.join(dir, 'log'), { sync, preallocate });
+    const maxPendingBytes = process.env.BENCH_MAX_PENDING_BYTES ? Number(process.env.BENCH_MAX_PENDING_BYTES) : undefined;
+    const log = await CommitLog.open(path.join(dir, 'log'), { sync, preallocate, maxPendingBytes });
     return {
       append: (buf) => log.append(buf),
       appendMany: (bufs) => log.appendMany(bufs),
