@@ -192,6 +192,16 @@ Status FaultIo::Rename(const std::string& from, const std::string& to) {
   return s;
 }
 
+Status FaultIo::RenameNoReplace(const std::string& from, const std::string& to) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    FileInfo info;
+    base_->Stat(to, &info);
+    if (info.exists) return Status::IoError("renameat2", EEXIST, to);
+  }
+  return Rename(from, to);
+}
+
 Status FaultIo::Link(const std::string& from, const std::string& to) {
   std::lock_guard<std::mutex> l(mu_);
   Status s = StepLocked("link", "link");

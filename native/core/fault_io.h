@@ -72,11 +72,13 @@ class FaultIo final : public Io {
   }
   Status Sync(int fd, SyncKind kind) override;
   Status Truncate(int fd, uint64_t size) override;
+  Status DropCache(int fd) override { return base_->DropCache(fd); }
   Status Allocate(int fd, uint64_t size) override;
   Status FileSize(int fd, uint64_t* size) override { return base_->FileSize(fd, size); }
   Status LockExclusive(int fd, const std::string& path, bool wait) override;
   Status Stat(const std::string& path, FileInfo* info) override { return base_->Stat(path, info); }
   Status Rename(const std::string& from, const std::string& to) override;
+  Status RenameNoReplace(const std::string& from, const std::string& to) override;
   Status Link(const std::string& from, const std::string& to) override;
   Status Unlink(const std::string& path) override;
   Status MkDir(const std::string& path, int mode) override;

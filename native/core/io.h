@@ -46,6 +46,12 @@ class Io {
   // F_FULLFSYNC, since plain fsync there does not flush the drive cache.
   virtual Status Sync(int fd, SyncKind kind) = 0;
   virtual Status Truncate(int fd, uint64_t size) = 0;
+  // Drops the file's clean pages from the page cache
+  // (posix_fadvise(POSIX_FADV_DONTNEED)), so that the next read comes from
+  // the device. After a failed fdatasync Linux marks the pages clean though
+  // they never reached the disk; reading them back would show bytes a power
+  // loss takes away. Best effort by nature: call it after a successful sync.
+  virtual Status DropCache(int fd) = 0;
   // Reserves blocks without writing them (fallocate, or posix_fallocate).
   virtual Status Allocate(int fd, uint64_t size) = 0;
   virtual Status FileSize(int fd, uint64_t* size) = 0;
@@ -55,6 +61,9 @@ class Io {
 
   virtual Status Stat(const std::string& path, FileInfo* info) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  // Like Rename, but fails with EEXIST instead of replacing an existing `to`
+  // (renameat2 RENAME_NOREPLACE; link + unlink where that is missing).
+  virtual Status RenameNoReplace(const std::string& from, const std::string& to) = 0;
   virtual Status Link(const std::string& from, const std::string& to) = 0;
   virtual Status Unlink(const std::string& path) = 0;
   virtual Status MkDir(const std::string& path, int mode) = 0;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -87,6 +88,16 @@ class PosixIoImpl final : public Io {
     return Status::OK();
   }
 
+  Status DropCache(int fd) override {
+#if defined(POSIX_FADV_DONTNEED)
+    int e = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    if (e != 0) return Status::IoError("posix_fadvise", e);
+#else
+    (void)fd;
+#endif
+    return Status::OK();
+  }
+
   Status Allocate(int fd, uint64_t size) override {
 #if defined(__linux__)
     int r;
@@ -136,6 +147,20 @@ class PosixIoImpl final : public Io {
   Status Rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) == 0) return Status::OK();
     return Status::IoError("rename", errno, from);
+  }
+
+  Status RenameNoReplace(const std::string& from, const std::string& to) override {
+#if defined(__linux__) && defined(SYS_renameat2)
+    if (::syscall(SYS_renameat2, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), 1 /* RENAME_NOREPLACE */) == 0) {
+      return Status::OK();
+    }
+    if (errno != EINVAL && errno != ENOSYS) return Status::IoError("renameat2", errno, to);
+#endif
+    // No renameat2 (or a file system without RENAME_NOREPLACE): link fails
+    // with EEXIST rather than replace; the old name then goes.
+    if (::link(from.c_str(), to.c_str()) != 0) return Status::IoError("link", errno, to);
+    if (::unlink(from.c_str()) != 0) return Status::IoError("unlink", errno, from);
+    return Status::OK();
   }
 
   Status Link(const std::string& from, const std::string& to) override {
