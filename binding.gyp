@@ -9,6 +9,7 @@
       "native/core/crc32c.cc",
       "native/core/io_posix.cc",
       "native/core/log.cc",
+      "native/core/reader.cc",
       "native/core/recovery.cc",
       "native/core/segment.cc",
       "native/core/stats.cc",
@@ -16,6 +17,7 @@
       "native/binding/addon.cc",
       "native/binding/config_binding.cc",
       "native/binding/errors.cc",
+      "native/binding/inspect.cc",
       "native/binding/log_handle.cc",
       "native/binding/workers.cc"
     ]

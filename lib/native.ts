@@ -32,6 +32,12 @@ export interface NativeStats {
   syncLatencyUsMax: number;
   batchLatencyUsP50: number;
   batchLatencyUsP99: number;
+  /** Times the background thread failed to prepare the next segment (the roll then makes it). */
+  prepareFailures: number;
+  /** Times a CHECKPOINT write failed (recovery can then prove less; nothing is lost). */
+  checkpointFailures: number;
+  /** The last of those failures, or ''. */
+  lastBackgroundError: string;
 }
 
 export interface NativeRecovery {
@@ -43,6 +49,38 @@ export interface NativeRecovery {
   bytesDropped: number;
   segmentsDropped: number;
   brokenFile: string;
+  /** Why the cut bytes could not be copied to brokenFile (best effort), or ''. */
+  brokenError: string;
+  /** Numbers [gapFrom, gapTo) were acknowledged for content that recovery: 'truncate' cut: never reused, never read. */
+  gapFrom: number;
+  gapTo: number;
+  /** Segments left by an interrupted truncateBefore and deleted by this open. */
+  truncationFinished: number;
+}
+
+/** A batch as the core's one reader decodes it (inspectSegment). */
+export interface NativeBatchInfo {
+  offset: number;
+  span: number;
+  /** Header plus payload bytes. */
+  used: number;
+  version: number;
+  epoch: number;
+  baseSeq: number;
+  count: number;
+  commitSeq: number;
+  timestampMs: number;
+  crc: number;
+  prevCrc: number;
+}
+
+export interface NativeSegmentInspection {
+  batches: NativeBatchInfo[];
+  /** Offset just past the last valid batch. */
+  end: number;
+  size: number;
+  /** Why the walk stopped there. */
+  stop: string;
 }
 
 /** Results of append/appendMany below zero. */
@@ -117,6 +155,7 @@ export interface NativeAddon {
   setErrorClass(cls: typeof LogError): void;
   crc32c(data: Uint8Array, init?: number): number;
   crc32cHardware: boolean;
+  inspectSegment(path: string): NativeSegmentInspection;
   writeFileDurable(path: string, data: Uint8Array, mode: number): Promise<void>;
   configResolve(path: string, mode: number): Promise<{ target: string; mode: number }>;
   configSave(target: string, data: Uint8Array, mode: number, backupCurrent: boolean): Promise<void>;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
+import { native } from '../lib/native';
 
 const made: string[] = [];
 
@@ -17,35 +18,11 @@ afterEach(() => {
   for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-export const HEADER_SIZE = 40;
+export type { NativeBatchInfo as BatchInfo } from '../lib/native';
 
-export interface BatchInfo {
-  offset: number;
-  used: number; // header + payload
-  span: number;
-  baseSeq: number;
-  count: number;
-}
-
-/** Walks the batches of a segment file as docs/FORMAT.md describes them. */
-export function parseBatches(file: string): BatchInfo[] {
-  const buf = fs.readFileSync(file);
-  const out: BatchInfo[] = [];
-  let off = 0;
-  while (off + HEADER_SIZE <= buf.length) {
-    if (buf.readUInt32LE(off + 4) !== 0x31424c43) break;
-    const payload = buf.readUInt32LE(off + 28);
-    const span = buf.readUInt32LE(off + 36);
-    out.push({
-      offset: off,
-      used: HEADER_SIZE + payload,
-      span,
-      baseSeq: Number(buf.readBigUInt64LE(off + 16)),
-      count: buf.readUInt32LE(off + 24),
-    });
-    off += span;
-  }
-  return out;
+/** The valid batches of a segment file, walked by the core's one BatchReader. */
+export function parseBatches(file: string) {
+  return native.inspectSegment(file).batches;
 }
 
 export function segmentFiles(dir: string): string[] {

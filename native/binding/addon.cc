@@ -10,6 +10,7 @@
 #include "../core/log_format.h"
 #include "addon.h"
 #include "errors.h"
+#include "inspect.h"
 #include "log_handle.h"
 #include "workers.h"
 
@@ -185,6 +186,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
   exports.Set("crc32cHardware", Napi::Boolean::New(env, crc32c::IsHardwareAccelerated()));
   RegisterConfigExports(env, exports);
+  RegisterInspectExports(env, exports);
 #if defined(COMMITLOG_FAULT_INJECTION)
   Napi::Object fault = Napi::Object::New(env);
   fault.Set("arm", Napi::Function::New(env, FaultArm, "arm"));

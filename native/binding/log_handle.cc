@@ -229,6 +229,9 @@ Napi::Value LogHandle::Stats(const Napi::CallbackInfo& info) {
   o.Set("syncLatencyUsMax", Num(env, s.sync_us_max));
   o.Set("batchLatencyUsP50", Num(env, s.batch_us_p50));
   o.Set("batchLatencyUsP99", Num(env, s.batch_us_p99));
+  o.Set("prepareFailures", Num(env, s.prepare_failures));
+  o.Set("checkpointFailures", Num(env, s.checkpoint_failures));
+  o.Set("lastBackgroundError", Napi::String::New(env, s.last_background_error));
   return o;
 }
 
@@ -244,6 +247,10 @@ Napi::Value LogHandle::Recovery(const Napi::CallbackInfo& info) {
   o.Set("bytesDropped", Num(env, r.bytes_dropped));
   o.Set("segmentsDropped", Num(env, r.segments_dropped));
   o.Set("brokenFile", Napi::String::New(env, r.broken_file));
+  o.Set("brokenError", Napi::String::New(env, r.broken_error));
+  o.Set("gapFrom", Num(env, r.gap_from));
+  o.Set("gapTo", Num(env, r.gap_to));
+  o.Set("truncationFinished", Num(env, r.truncation_finished));
   return o;
 }
 

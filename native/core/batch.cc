@@ -58,13 +58,15 @@ bool BatchBuilder::Add(const char* data, size_t n) {
   return true;
 }
 
-uint32_t BatchBuilder::Seal(uint32_t epoch, uint64_t base_seq, uint32_t prev_crc,
-                            uint32_t align) {
+uint32_t BatchBuilder::Seal(const SealInfo& info, uint32_t align) {
   assert(count_ > 0);
+  assert(info.epoch != 0);
   assert(align >= kMinAlign && align <= kMaxAlign);
   assert((align & (align - 1)) == 0);
+  assert(info.file_offset % kMinAlign == 0);
+  assert(info.commit_seq <= info.base_seq);
   assert(payload_bytes() <= kMaxBatchPayload);
-  size_t span = (size_ + align - 1) & ~static_cast<size_t>(align - 1);
+  size_t span = static_cast<size_t>(SpanFor(payload_bytes(), align));
   bool ok = buf_.Reserve(span);  // Ensure() reserved kMaxAlign already
   assert(ok);
   (void)ok;
@@ -72,12 +74,15 @@ uint32_t BatchBuilder::Seal(uint32_t epoch, uint64_t base_seq, uint32_t prev_crc
   EncodeFixed32(h + kMagicOffset, kBatchMagic);
   EncodeFixed16(h + kVersionOffset, kFormatVersion);
   EncodeFixed16(h + kHeaderLenOffset, static_cast<uint16_t>(kBatchHeaderSize));
-  EncodeFixed32(h + kEpochOffset, epoch);
-  EncodeFixed64(h + kBaseSeqOffset, base_seq);
+  EncodeFixed32(h + kEpochOffset, info.epoch);
+  EncodeFixed64(h + kBaseSeqOffset, info.base_seq);
   EncodeFixed32(h + kCountOffset, count_);
   EncodeFixed32(h + kPayloadLenOffset, static_cast<uint32_t>(payload_bytes()));
-  EncodeFixed32(h + kPrevCrcOffset, prev_crc);
+  EncodeFixed32(h + kPrevCrcOffset, info.prev_crc);
   EncodeFixed32(h + kSpanOffset, static_cast<uint32_t>(span));
+  EncodeFixed64(h + kFileOffsetOffset, info.file_offset);
+  EncodeFixed64(h + kCommitSeqOffset, info.commit_seq);
+  EncodeFixed64(h + kTimestampOffset, info.timestamp_ms);
   // Padding is zeroed so that the bytes on disk are deterministic and a
   // reader that lands in padding sees zeros, never stale staging data.
   std::memset(h + size_, 0, span - size_);
@@ -87,6 +92,18 @@ uint32_t BatchBuilder::Seal(uint32_t epoch, uint64_t base_seq, uint32_t prev_crc
 }
 
 uint32_t BatchBuilder::sealed_crc() const { return DecodeFixed32(buf_.data() + kCrcOffset); }
+
+const char* DescribeBatchState(BatchState st) {
+  switch (st) {
+    case BatchState::kValid: return "valid batch";
+    case BatchState::kZero: return "zeroed space";
+    case BatchState::kTruncated: return "incomplete batch";
+    case BatchState::kBadHeader: return "invalid batch header";
+    case BatchState::kBadCrc: return "batch fails its checksum";
+    case BatchState::kMisplaced: return "batch written for another offset";
+  }
+  return "?";
+}
 
 static bool AllZero(const char* p, size_t n) {
   for (size_t i = 0; i < n; i++) {
@@ -107,35 +124,55 @@ bool CheckFrames(const char* payload, uint32_t payload_len, uint32_t count) {
   return pos == payload_len;
 }
 
-BatchState DecodeBatch(const char* data, size_t avail, BatchHeader* hdr) {
-  if (avail < kBatchHeaderSize) {
-    return AllZero(data, avail) ? BatchState::kZero : BatchState::kTruncated;
-  }
-  if (AllZero(data, kBatchHeaderSize)) return BatchState::kZero;
+// Fills hdr from the fields every version has; false if they are not sane.
+static bool DecodeCommonHeader(const char* data, BatchHeader* hdr) {
   hdr->crc = DecodeFixed32(data + kCrcOffset);
+  hdr->version = DecodeFixed16(data + kVersionOffset);
+  hdr->header_len = DecodeFixed16(data + kHeaderLenOffset);
   hdr->epoch = DecodeFixed32(data + kEpochOffset);
   hdr->base_seq = DecodeFixed64(data + kBaseSeqOffset);
   hdr->count = DecodeFixed32(data + kCountOffset);
   hdr->payload_len = DecodeFixed32(data + kPayloadLenOffset);
   hdr->prev_crc = DecodeFixed32(data + kPrevCrcOffset);
   hdr->span = DecodeFixed32(data + kSpanOffset);
-  if (DecodeFixed32(data + kMagicOffset) != kBatchMagic) return BatchState::kBadHeader;
-  if (DecodeFixed16(data + kVersionOffset) != kFormatVersion) return BatchState::kBadHeader;
-  if (DecodeFixed16(data + kHeaderLenOffset) != kBatchHeaderSize) return BatchState::kBadHeader;
-  if (hdr->count == 0) return BatchState::kBadHeader;
-  uint64_t used = kBatchHeaderSize + static_cast<uint64_t>(hdr->payload_len);
-  if (hdr->span % kMinAlign != 0 || hdr->span < used || hdr->span - used >= kMaxAlign) {
-    return BatchState::kBadHeader;
+  if (DecodeFixed32(data + kMagicOffset) != kBatchMagic) return false;
+  if (hdr->version == 1) {
+    if (hdr->header_len != kBatchHeaderSizeV1) return false;
+  } else if (hdr->version == 2) {
+    if (hdr->header_len != kBatchHeaderSize) return false;
+  } else {
+    return false;
   }
-  if (static_cast<uint64_t>(hdr->count) * kRecordFrameSize > hdr->payload_len) {
-    return BatchState::kBadHeader;
+  if (hdr->count == 0) return false;
+  uint64_t used = hdr->used();
+  if (hdr->span % kMinAlign != 0 || hdr->span < used || hdr->span - used >= kMaxAlign) return false;
+  if (static_cast<uint64_t>(hdr->count) * kRecordFrameSize > hdr->payload_len) return false;
+  return true;
+}
+
+BatchState DecodeBatch(const char* data, size_t avail, BatchHeader* hdr) {
+  *hdr = BatchHeader();
+  if (avail < kBatchHeaderSizeV1) {
+    return AllZero(data, avail) ? BatchState::kZero : BatchState::kTruncated;
   }
+  if (AllZero(data, kBatchHeaderSizeV1)) return BatchState::kZero;
+  if (!DecodeCommonHeader(data, hdr)) return BatchState::kBadHeader;
+  uint64_t used = hdr->used();
   if (avail < used) return BatchState::kTruncated;
   uint32_t crc = crc32c::Value(data + kMagicOffset, used - kMagicOffset);
   if (crc32c::Mask(crc) != hdr->crc) return BatchState::kBadCrc;
+  if (hdr->version >= 2) {
+    hdr->file_offset = DecodeFixed64(data + kFileOffsetOffset);
+    hdr->commit_seq = DecodeFixed64(data + kCommitSeqOffset);
+    hdr->timestamp_ms = DecodeFixed64(data + kTimestampOffset);
+    // The writer never claims records of this batch or later were durable.
+    if (hdr->commit_seq > hdr->base_seq) return BatchState::kBadHeader;
+  } else {
+    hdr->commit_seq = hdr->base_seq;
+  }
   // A CRC match with frames that do not add up means a writer bug, not a
   // torn write; still report it as damage rather than trust it.
-  if (!CheckFrames(data + kBatchHeaderSize, hdr->payload_len, hdr->count)) {
+  if (!CheckFrames(data + hdr->header_len, hdr->payload_len, hdr->count)) {
     return BatchState::kBadHeader;
   }
   return BatchState::kValid;

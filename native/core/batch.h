@@ -34,14 +34,29 @@ class AlignedBuffer {
   size_t capacity_ = 0;
 };
 
+// What the flusher knows when it seals a batch, besides the records.
+struct SealInfo {
+  uint32_t epoch = 0;         // the segment's epoch, nonzero
+  uint64_t base_seq = 0;      // sequence number of the first record
+  uint32_t prev_crc = 0;      // crc field of the previous batch (chain)
+  uint64_t file_offset = 0;   // where the batch goes in its segment file
+  uint64_t commit_seq = 0;    // every record below it is durable already
+  uint64_t timestamp_ms = 0;  // wall clock, for time-based retention and seeking
+};
+
 // Stages records for one batch. Not thread-safe: the committer holds its
 // mutex while calling Add*, and the flusher owns the builder after a swap.
+// Always builds the current format version.
 class BatchBuilder {
  public:
   BatchBuilder() { Reset(); }
 
   // Room needed for a record of n bytes.
   static size_t FrameSize(size_t n) { return format::kRecordFrameSize + n; }
+  // The span of a batch holding payload_bytes of frames, at this alignment.
+  static uint64_t SpanFor(uint64_t payload_bytes, uint32_t align) {
+    return (format::kBatchHeaderSize + payload_bytes + align - 1) & ~(uint64_t{align} - 1);
+  }
 
   // Appends one framed record. Returns false on memory exhaustion only.
   bool Add(const char* data, size_t n);
@@ -54,8 +69,9 @@ class BatchBuilder {
   bool empty() const { return count_ == 0; }
 
   // Writes the header and zero padding. Returns the span (bytes to write),
-  // a multiple of align. After Seal, data()[0, span) is the on-disk image.
-  uint32_t Seal(uint32_t epoch, uint64_t base_seq, uint32_t prev_crc, uint32_t align);
+  // a multiple of align, equal to SpanFor(payload_bytes(), align). After
+  // Seal, data()[0, span) is the on-disk image.
+  uint32_t Seal(const SealInfo& info, uint32_t align);
   // The masked CRC of the sealed batch (its crc field).
   uint32_t sealed_crc() const;
 
@@ -72,26 +88,44 @@ class BatchBuilder {
 // What DecodeBatch found at an offset.
 enum class BatchState {
   kValid,      // header sane, CRC matches; see the header fields
-  kZero,       // the 40 header bytes are all zero: unwritten space
+  kZero,       // the header bytes are all zero: unwritten space
   kTruncated,  // a sane header whose batch runs past the available bytes
   kBadHeader,  // wrong magic, version or field values
   kBadCrc,     // header sane but CRC mismatch (torn write or corruption)
+  kMisplaced,  // a valid version 2 batch whose file_offset is not where it was read
 };
+
+const char* DescribeBatchState(BatchState st);
+
+// Offset of a version 1 batch, which does not record where it belongs.
+static constexpr uint64_t kUnknownOffset = UINT64_MAX;
 
 struct BatchHeader {
   uint32_t crc = 0;  // masked, as stored
+  uint16_t version = 0;
+  uint16_t header_len = 0;
   uint32_t epoch = 0;
   uint64_t base_seq = 0;
   uint32_t count = 0;
   uint32_t payload_len = 0;
   uint32_t prev_crc = 0;
   uint32_t span = 0;
+  uint64_t file_offset = kUnknownOffset;  // version 2
+  // Every record below it was durable when the batch was sealed. Version 1
+  // had one batch in flight at a time, so there it is base_seq.
+  uint64_t commit_seq = 0;
+  uint64_t timestamp_ms = 0;  // version 2; 0 for version 1
+
+  uint64_t used() const { return uint64_t{header_len} + payload_len; }
+  uint64_t end_seq() const { return base_seq + count; }
 };
 
 // Parses the header at data[0, avail). When the header is sane and the
-// whole batch (40 + payload_len bytes) is available, verifies the CRC and the
-// record frames. `avail` may be less than a header: the result is then
-// kTruncated (or kZero if what is there is zero and less than a header).
+// whole batch (header_len + payload_len bytes) is available, verifies the
+// CRC and the record frames. `avail` may be less than a header: the result
+// is then kTruncated (or kZero if what is there is zero and less than a
+// version 1 header). Does not know where the bytes came from: the position
+// check (kMisplaced) is BatchReader's.
 BatchState DecodeBatch(const char* data, size_t avail, BatchHeader* hdr);
 
 // Walks the record frames of a valid batch's payload. Returns false if the

@@ -1,11 +1,25 @@
-// CHECKPOINT: a 48-byte file recording a sequence number below which every
-// record was acknowledged, so that recovery can tell a torn tail (never
-// acknowledged) from lost acknowledged data. Written on segment roll and on
-// close, off the append path, by ReplaceFileDurable. Layout in docs/FORMAT.md.
+// CHECKPOINT: a small file of facts recovery cannot learn from the segments
+// alone (layout in docs/FORMAT.md):
+//  - durable_seq: every record below it was acknowledged, so damage below it
+//    is lost acknowledged data, never a torn tail; a 'truncate' recovery
+//    continues numbering after it, so no number names two contents;
+//  - first_seq: where the log starts, written before truncateBefore unlinks
+//    anything, so a missing oldest segment is detected and an interrupted
+//    truncation is finished;
+//  - the clean flag (close): nothing follows tail_end, open need not read on;
+//  - the no-sync flag: the session ran with sync 'none', so nothing at or past
+//    durable_seq, in any segment, was ever proven durable;
+//  - an accepted gap in the numbering (after a 'truncate' recovery);
+//  - the log's identity, a random 64-bit id chosen when it was created.
+// Written off the append path: at open, on segment roll, on truncateBefore
+// and on close, by ReplaceFileDurable (in place, one sector, when the disk is
+// full).
 #ifndef COMMITLOG_CORE_CHECKPOINT_H_
 #define COMMITLOG_CORE_CHECKPOINT_H_
 
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <string>
 
 #include "io.h"
@@ -14,20 +28,51 @@
 namespace commitlog {
 
 struct Checkpoint {
+  uint16_t version = 0;      // as read; what is written is always current
   uint64_t durable_seq = 0;  // every seq below this was acknowledged
   bool clean = false;        // written by close(): nothing follows tail_end
+  bool no_sync = false;      // sync 'none': nothing >= durable_seq is proven
   uint64_t tail_base = 0;    // with clean: last segment and its end
   uint64_t tail_end = 0;
   uint32_t tail_crc = 0;
+  uint64_t first_seq = 0;    // version 2: the oldest record's segment base
+  uint64_t log_id = 0;       // version 2: nonzero
+  bool has_gap = false;      // numbers [gap_from, gap_to) were given up
+  uint64_t gap_from = 0;
+  uint64_t gap_to = 0;
 };
 
 std::string EncodeCheckpoint(const Checkpoint& cp);
+// Accepts versions 1 and 2.
 bool DecodeCheckpoint(const std::string& bytes, Checkpoint* cp);
 
-Status WriteCheckpoint(Io* io, const std::string& dir, const Checkpoint& cp);
 // *found is false when there is no checkpoint file. A file that fails its
 // CRC is reported as kCorruption.
 Status ReadCheckpoint(Io* io, const std::string& dir, Checkpoint* cp, bool* found);
+
+// Owns the log's current checkpoint and serializes writes of it (the
+// preparer thread, retention and close all update it). Thread-safe.
+class CheckpointKeeper {
+ public:
+  CheckpointKeeper(Io* io, std::string dir) : io_(io), dir_(std::move(dir)) {}
+
+  void Reset(const Checkpoint& cp);
+  Checkpoint current() const;
+  // Writes the current checkpoint as changed by `update`, durably; only on
+  // success does the change become current. The clean flag is cleared
+  // unless `update` sets it.
+  Status Update(const std::function<void(Checkpoint*)>& update);
+
+ private:
+  Status WriteLocked(const Checkpoint& cp);
+
+  Io* const io_;
+  const std::string dir_;
+  mutable std::mutex mu_;
+  Checkpoint cp_;
+};
+
+uint64_t NewLogId();
 
 }  // namespace commitlog
 

@@ -23,16 +23,21 @@ uint64_t MicrosSince(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Committer::Committer(Io* io, std::string dir, const LogOptions& options, SegmentSet* segments,
-                     std::unique_ptr<ActiveSegment> tail, uint64_t next_seq)
+                     CheckpointKeeper* checkpoint, std::unique_ptr<ActiveSegment> tail,
+                     uint64_t next_seq)
     : io_(io),
       dir_(std::move(dir)),
       options_(options),
       segments_(segments),
+      checkpoint_(checkpoint),
+      syncs_(options.sync != SyncMode::kNone),
+      open_seq_(next_seq),
       next_seq_(next_seq),
       batch_base_(next_seq),
       segment_(std::move(tail)),
       durable_seq_(next_seq) {
   assert(segment_ != nullptr);
+  assert(checkpoint_ != nullptr);
   assert(options_.align_bytes >= format::kMinAlign);
   assert(options_.max_pending_bytes <= format::kMaxBatchPayload);
 }
@@ -121,20 +126,31 @@ void Committer::FlusherLoop() {
 Status Committer::WriteBatch(uint64_t base_seq) {
   auto t0 = std::chrono::steady_clock::now();
   size_t payload = flushing_.payload_bytes();
-  uint32_t span_estimate = static_cast<uint32_t>(
-      (format::kBatchHeaderSize + payload + options_.align_bytes - 1) & ~(options_.align_bytes - 1ull));
-  if (segment_->offset() > 0 && segment_->offset() + span_estimate > options_.segment_bytes) {
+  uint64_t span_needed = BatchBuilder::SpanFor(payload, options_.align_bytes);
+  if (segment_->offset() > 0 && segment_->offset() + span_needed > options_.segment_bytes) {
     Status s = Roll(base_seq);
     if (!s.ok()) return s;
   }
-  uint32_t span = flushing_.Seal(segment_->epoch(), base_seq, segment_->last_crc(),
-                                 options_.align_bytes);
-  assert(span == span_estimate);
+  SealInfo info;
+  info.epoch = segment_->epoch();
+  info.base_seq = base_seq;
+  info.prev_crc = segment_->last_crc();
+  info.file_offset = segment_->offset();
+  // One batch in flight: everything before this one is durable already. The
+  // watermark lets recovery tell, from a later batch, that this one was
+  // acknowledged (docs/FORMAT.md). With sync 'none' nothing more is proven.
+  info.commit_seq = proven_seq();
+  info.timestamp_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::system_clock::now().time_since_epoch())
+                                                .count());
+  assert(!syncs_ || info.commit_seq == base_seq);
+  uint32_t span = flushing_.Seal(info, options_.align_bytes);
+  assert(span == span_needed);
   uint64_t offset = segment_->offset();
   uint64_t sync_us = 0;
   Status s = segment_->Append(flushing_.data(), span, flushing_.sealed_crc(), options_.sync, &sync_us);
   if (!s.ok()) return s;
-  segments_->NoteBatch(base_seq, offset);
+  segments_->NoteBatch(base_seq, flushing_.count(), offset);
   std::lock_guard<std::mutex> l(stats_mu_);
   stats_.batches++;
   stats_.records += flushing_.count();
@@ -158,12 +174,13 @@ Status Committer::Roll(uint64_t base_seq) {
   }
   Status s;
   if (!prepared.empty()) {
-    // The prepared file is zero-filled and synced; renaming it is atomic.
-    s = io_->Rename(prepared, path);
+    // The prepared file is filled and synced; renaming it is atomic. Never
+    // over an existing file: that would be a segment of acknowledged records.
+    s = io_->RenameNoReplace(prepared, path);
   } else {
-    int fd;
-    s = io_->Open(path, O_RDWR | O_CREAT | O_EXCL, 0644, &fd);
-    if (s.ok()) io_->Close(fd);
+    LogOptions opts = options_;
+    opts.preallocate = Preallocate::kNone;  // on the flusher's time: no fill
+    s = CreateSegmentFile(io_, path, opts);
   }
   // The new name must be durable before any batch in it is acknowledged,
   // or a power loss could leave acknowledged records in a nameless file.
@@ -177,7 +194,7 @@ Status Committer::Roll(uint64_t base_seq) {
   uint32_t chain = segment_->last_crc();
   // The previous segment's batches are all durable: it needs no more syncs.
   segment_ = std::make_unique<ActiveSegment>(io_, fd, path, base_seq, 0, NewEpoch(), chain);
-  segments_->Add(SegmentMeta{base_seq, path, {}});
+  segments_->Add(SegmentMeta{base_seq, base_seq, path, {}});
   {
     std::lock_guard<std::mutex> l(stats_mu_);
     stats_.segments_rolled++;
@@ -222,7 +239,13 @@ void Committer::PreparerLoop() {
     l.lock();
     // On failure (a full disk, say) the next roll creates the file itself
     // and reports the error if that fails too: the flusher owns failures.
-    if (s.ok()) prepared_path_ = path;
+    if (s.ok()) {
+      prepared_path_ = path;
+    } else {
+      l.unlock();
+      NoteBackgroundFailure(s, false);
+      l.lock();
+    }
   }
   if (!prepared_path_.empty()) {
     io_->Unlink(prepared_path_);  // recovery would remove it too
@@ -235,21 +258,31 @@ Status Committer::PrepareSegment(const LogOptions& opts, std::string* path) {
   std::snprintf(name, sizeof(name), "%s%llu.tmp", format::kPreparedPrefix,
                 static_cast<unsigned long long>(prepared_counter_++));
   *path = JoinPath(dir_, name);
-  int fd;
-  Status s = io_->Open(*path, O_RDWR | O_CREAT | O_TRUNC, 0644, &fd);
-  if (!s.ok()) return s;
-  s = PreallocateSegment(io_, fd, opts);
-  io_->Close(fd);
-  if (!s.ok()) io_->Unlink(*path);
-  return s.WithPath(*path);
+  return CreateSegmentFile(io_, *path, opts);
 }
 
 void Committer::WriteCheckpointNow() {
-  Checkpoint cp;
-  cp.durable_seq = durable_seq();
-  // A failed checkpoint only weakens what recovery can prove later; the log
-  // itself is intact, so it is not a reason to fail appends.
-  WriteCheckpoint(io_, dir_, cp);
+  // With sync 'none' there is nothing new to record: no more is proven than
+  // at open, and a checkpoint must never claim what it cannot back.
+  if (!syncs_) return;
+  uint64_t durable = durable_seq();
+  Status s = checkpoint_->Update([durable](Checkpoint* cp) {
+    if (durable > cp->durable_seq) cp->durable_seq = durable;
+  });
+  // A failed checkpoint only weakens what recovery can prove later (the old
+  // one stays, and its claims still hold); the log is intact, so appends go
+  // on. It is counted and shown in stats().
+  if (!s.ok()) NoteBackgroundFailure(s, true);
+}
+
+void Committer::NoteBackgroundFailure(const Status& s, bool checkpoint) {
+  std::lock_guard<std::mutex> l(stats_mu_);
+  if (checkpoint) {
+    stats_.checkpoint_failures++;
+  } else {
+    stats_.prepare_failures++;
+  }
+  stats_.last_background_error = s.ToString();
 }
 
 Status Committer::failure() const {

@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "batch.h"
+#include "checkpoint.h"
 #include "io.h"
 #include "options.h"
 #include "segment.h"
@@ -39,8 +40,10 @@ enum class AppendResult {
 
 class Committer {
  public:
+  // `next_seq` is durable (recovery synced everything below it); the
+  // checkpoint keeper outlives the committer.
   Committer(Io* io, std::string dir, const LogOptions& options, SegmentSet* segments,
-            std::unique_ptr<ActiveSegment> tail, uint64_t next_seq);
+            CheckpointKeeper* checkpoint, std::unique_ptr<ActiveSegment> tail, uint64_t next_seq);
   ~Committer();
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
@@ -56,6 +59,10 @@ class Committer {
   AppendResult Append(const char* const* data, const size_t* lens, size_t n, uint64_t* first_seq);
 
   uint64_t durable_seq() const { return durable_seq_.load(std::memory_order_acquire); }
+  // Every record below it is on stable storage: durable_seq, except with
+  // sync 'none', where appends are acknowledged without a sync and only what
+  // recovery synced at open is proven.
+  uint64_t proven_seq() const { return syncs_ ? durable_seq() : open_seq_; }
   Status failure() const;
   void FillStats(LogStats* out) const;
 
@@ -75,11 +82,16 @@ class Committer {
   Status Roll(uint64_t base_seq);
   Status PrepareSegment(const LogOptions& opts, std::string* path);
   void WriteCheckpointNow();
+  // Counts a failure of the preparer thread, which nobody waits for.
+  void NoteBackgroundFailure(const Status& s, bool checkpoint);
 
   Io* const io_;
   const std::string dir_;
   const LogOptions options_;
   SegmentSet* const segments_;
+  CheckpointKeeper* const checkpoint_;
+  const bool syncs_;         // the mode makes each batch durable before acknowledging it
+  const uint64_t open_seq_;  // durable at open
   std::function<void()> notify_;
 
   // Guarded by mu_.

@@ -5,15 +5,20 @@
 #include <cassert>
 #include <cerrno>
 
+#include <algorithm>
+
 #include "checkpoint.h"
 #include "coding.h"
 #include "log_format.h"
+#include "reader.h"
 
 namespace commitlog {
 
 namespace {
 
-Status EnsureDir(Io* io, const std::string& dir, bool create) {
+// Makes sure `dir` exists. *created says whether this call made it.
+Status EnsureDir(Io* io, const std::string& dir, bool create, bool* created) {
+  *created = false;
   FileInfo info;
   Status s = io->Stat(dir, &info);
   if (!s.ok()) return s;
@@ -24,8 +29,8 @@ Status EnsureDir(Io* io, const std::string& dir, bool create) {
   if (!create) return Status::IoError("open", ENOENT, dir);
   s = io->MkDir(dir, 0755);
   if (!s.ok() && s.err() != EEXIST) return s;
-  // The new directory's entry lives in its parent: sync that too.
-  return io->SyncDir(DirName(dir));
+  *created = s.ok();
+  return Status::OK();
 }
 
 Status OpenLock(Io* io, const std::string& dir, int* fd) {
@@ -37,27 +42,10 @@ Status OpenLock(Io* io, const std::string& dir, int* fd) {
   return s;
 }
 
-// Creates the first segment of an empty log, preallocated like the others.
-Status CreateFirstSegment(Io* io, const std::string& dir, const LogOptions& options,
-                          uint64_t base, std::string* path) {
-  *path = JoinPath(dir, SegmentName(base));
-  int fd;
-  Status s = io->Open(*path, O_RDWR | O_CREAT | O_EXCL, 0644, &fd);
-  if (!s.ok()) return s;
-  s = PreallocateSegment(io, fd, options);
-  io->Close(fd);
-  if (!s.ok()) {
-    io->Unlink(*path);
-    return s.WithPath(*path);
-  }
-  // Its name must be durable before a batch in it is acknowledged.
-  return io->SyncDir(dir);
-}
-
 }  // namespace
 
 Log::Log(Io* io, std::string dir, const LogOptions& options, int lock_fd)
-    : io_(io), dir_(std::move(dir)), options_(options), lock_fd_(lock_fd) {}
+    : io_(io), dir_(std::move(dir)), options_(options), lock_fd_(lock_fd), checkpoint_(io, dir_) {}
 
 Log::~Log() {
   Close();
@@ -65,50 +53,57 @@ Log::~Log() {
 
 Status Log::Open(Io* io, const std::string& dir, const LogOptions& options,
                  std::unique_ptr<Log>* out) {
-  Status s = EnsureDir(io, dir, options.create);
+  bool created = false;
+  Status s = EnsureDir(io, dir, options.create, &created);
   if (!s.ok()) return s;
   int lock_fd;
   s = OpenLock(io, dir, &lock_fd);
   if (!s.ok()) return s;
-  std::unique_ptr<Log> log(new Log(io, dir, options, lock_fd));
+  std::unique_ptr<Log> log(new Log(io, dir, options, lock_fd));  // ~Log releases the lock
+  // The log directory's own entry lives in its parent. Synced on every open,
+  // not only when this call made the directory: the process that made it
+  // may have died before its sync (defect 1). A parent we may not open for
+  // reading cannot be synced by us; then its owner's setup must have.
+  s = io->SyncDir(DirName(dir));
+  if (!s.ok() && (created || (s.err() != EACCES && s.err() != EPERM))) return s;
   RecoveredLog rec;
-  s = Recover(io, dir, options, &rec);
-  if (!s.ok()) return s;  // ~Log releases the lock
-  log->recovery_ = rec.report;
-  std::string tail_path;
-  if (rec.segments.empty()) {
-    s = CreateFirstSegment(io, dir, options, rec.next_seq, &tail_path);
-    if (!s.ok()) return s;
-    rec.segments.push_back(SegmentMeta{rec.next_seq, tail_path, {}});
-    rec.tail_end = 0;
-  }
-  tail_path = rec.segments.back().path;
-  uint64_t tail_base = rec.segments.back().base_seq;
-  if (rec.rewrite_checkpoint) {
-    // Either recovery dropped acknowledged records at the user's request (the
-    // next open must not report the same loss again), or the checkpoint is a
-    // clean one: it must stop claiming "nothing follows the tail" before this
-    // session appends past that point.
-    Checkpoint cp;
-    cp.durable_seq = rec.next_seq;
-    s = WriteCheckpoint(io, dir, cp);
-    if (!s.ok()) {
-      // No room for a new one (a full disk): removing the old one is as safe.
-      s = io->Unlink(JoinPath(dir, format::kCheckpointName));
-      if (s.ok()) s = io->SyncDir(dir);
-      if (!s.ok() && s.err() != ENOENT) return s;
-    }
-  }
-  int fd;
-  s = io->Open(tail_path, SegmentOpenFlags(options.sync), 0644, &fd);
+  s = Recover(io, dir, options, &rec);  // ends with a sync of the directory
   if (!s.ok()) return s;
-  uint32_t epoch = rec.tail_epoch != 0 ? rec.tail_epoch : NewEpoch();
-  auto tail = std::make_unique<ActiveSegment>(io, fd, tail_path, tail_base, rec.tail_end, epoch,
-                                              rec.tail_chain_crc);
+  log->recovery_ = rec.report;
+  log->checkpoint_.Reset(rec.checkpoint);
+  std::unique_ptr<ActiveSegment> tail;
+  s = log->OpenTail(&rec, &tail);
+  if (!s.ok()) return s;
   log->segments_.Reset(std::move(rec.segments));
-  log->committer_ = std::make_unique<Committer>(io, dir, options, &log->segments_, std::move(tail),
-                                                rec.next_seq);
+  log->committer_ = std::make_unique<Committer>(io, dir, options, &log->segments_, &log->checkpoint_,
+                                                std::move(tail), rec.next_seq);
   *out = std::move(log);
+  return Status::OK();
+}
+
+Status Log::OpenTail(RecoveredLog* rec, std::unique_ptr<ActiveSegment>* tail) {
+  uint32_t epoch = rec->tail_epoch;
+  uint64_t offset = rec->tail_end;
+  if (rec->segments.empty() || rec->roll) {
+    // A new segment at next_seq: the log is empty; or the tail was written
+    // by version 1, or for another alignment ('direct' writes need aligned
+    // offsets, and a batch must not share a block with an acknowledged one,
+    // defect 10), or numbers were given up after it.
+    std::string path = JoinPath(dir_, SegmentName(rec->next_seq));
+    Status s = CreateSegmentFile(io_, path, options_);
+    // Its name must be durable before a batch in it is acknowledged.
+    if (s.ok()) s = io_->SyncDir(dir_);
+    if (!s.ok()) return s;
+    rec->segments.push_back(SegmentMeta{rec->next_seq, rec->next_seq, path, {}});
+    epoch = 0;
+    offset = 0;
+  }
+  const SegmentMeta& meta = rec->segments.back();
+  int fd;
+  Status s = io_->Open(meta.path, SegmentOpenFlags(options_.sync), 0644, &fd);
+  if (!s.ok()) return s;
+  *tail = std::make_unique<ActiveSegment>(io_, fd, meta.path, meta.base_seq, offset,
+                                          epoch != 0 ? epoch : NewEpoch(), rec->tail_chain_crc);
   return Status::OK();
 }
 
@@ -121,19 +116,23 @@ Status Log::Close() {
   if (committer_ != nullptr) {
     committer_->Stop();
     result = committer_->failure();
-    if (result.ok()) {
+    if (result.ok() && options_.sync != SyncMode::kNone) {
       // Lets the next open skip reading the unused rest of the last segment.
-      Checkpoint cp;
-      cp.durable_seq = committer_->durable_seq();
-      cp.clean = true;
-      cp.tail_base = committer_->tail_base();
-      cp.tail_end = committer_->tail_end();
-      cp.tail_crc = committer_->tail_crc();
+      // Not with sync 'none': the tail it describes is not durable.
+      uint64_t durable = committer_->durable_seq();
+      uint64_t base = committer_->tail_base(), end = committer_->tail_end();
+      uint32_t crc = committer_->tail_crc();
       // Best effort: the checkpoint only lets the next open skip work and
       // bound what was acknowledged. Failing to write it (a full disk, say)
       // loses nothing, so close still succeeds; the previous checkpoint is a
       // lower bound and was made non-clean at open.
-      WriteCheckpoint(io_, dir_, cp);
+      checkpoint_.Update([=](Checkpoint* cp) {
+        cp->durable_seq = std::max(cp->durable_seq, durable);
+        cp->clean = true;
+        cp->tail_base = base;
+        cp->tail_end = end;
+        cp->tail_crc = crc;
+      });
     }
     // The committer object stays: durable_seq(), failure() and stats remain
     // readable after close. Only its file goes.
@@ -146,16 +145,26 @@ Status Log::Close() {
 }
 
 Status Log::TruncateBefore(uint64_t seq, uint32_t* removed) {
-  std::vector<std::string> paths = segments_.RemoveBefore(seq);
   *removed = 0;
+  uint64_t new_first = 0;
+  std::vector<std::string> paths = segments_.Before(seq, &new_first);
+  if (paths.empty()) return Status::OK();
+  // Where the log starts, durably, before anything goes: recovery then
+  // finishes an interrupted truncation, and reports a missing oldest segment
+  // instead of taking what is left for the whole log (defect 3).
+  Status s = checkpoint_.Update([new_first](Checkpoint* cp) {
+    if (new_first > cp->first_seq) cp->first_seq = new_first;
+  });
+  if (!s.ok()) return s;
+  segments_.RemoveFirst(paths.size());
   for (const std::string& p : paths) {
-    Status s = io_->Unlink(p);
+    s = io_->Unlink(p);
     if (!s.ok() && s.err() != ENOENT) return s;
     (*removed)++;
   }
-  if (paths.empty()) return Status::OK();
-  // Without a directory sync a power loss could bring the files back; that
-  // is harmless for correctness but surprising for retention.
+  // Retention's promise is that the space is freed: without a directory sync
+  // a power loss could bring the files back (recovery would delete them
+  // again, since they are below first_seq).
   return io_->SyncDir(dir_);
 }
 
@@ -169,8 +178,8 @@ Status Log::Read(uint64_t from, uint64_t limit, size_t max_bytes, ReadCursor* cu
                  ReadResult* out) const {
   out->data.clear();
   out->ends.clear();
-  out->first_seq = from;
   uint64_t end = std::min(limit, durable_seq());
+  bool first = true;
   while (from < end && out->data.size() < max_bytes) {
     SegmentMeta seg;
     uint64_t offset, next_base;
@@ -178,25 +187,36 @@ Status Log::Read(uint64_t from, uint64_t limit, size_t max_bytes, ReadCursor* cu
     if (!segments_.Locate(from, &seg, &offset, &last, &next_base)) {
       return Status::NotFound("sequence " + std::to_string(from) + " was truncated away");
     }
+    if (from >= seg.end_seq && !last) {
+      // Numbers given up by a 'truncate' recovery: none of them was ever
+      // durable content of this log; the next record is in the next segment.
+      if (from < next_base) from = next_base;
+      continue;
+    }
+    if (first) out->first_seq = from;
+    first = false;
     if (cursor->seq == from && cursor->segment == seg.base_seq) offset = cursor->offset;
-    uint64_t before = out->ends.size();
-    Status s = ReadSegment(seg, offset, next_base, from, end, max_bytes, cursor, out);
+    size_t before = out->ends.size();
+    uint64_t stop = std::min({end, next_base, last ? UINT64_MAX : seg.end_seq});
+    Status s = ReadSegment(seg, offset, from, stop, max_bytes, cursor, out);
     if (!s.ok()) return s;
-    from = out->first_seq + out->ends.size();
+    uint64_t next = out->first_seq + out->ends.size();
     if (out->ends.size() == before) {
       if (before > 0) break;  // the next record did not fit in the budget
-      if (from < std::min(end, next_base)) {
-        return Status::Corruption("durable record " + std::to_string(from) + " is missing",
-                                  seg.path, cursor->offset);
-      }
+      return Status::Corruption("durable record " + std::to_string(from) + " is missing", seg.path,
+                                cursor->offset);
     }
+    if (next < stop) break;  // budget spent inside this segment
+    from = next;
+    // Records of one result are consecutive: stop before a gap.
+    if (from >= seg.end_seq && !last && next_base > from) break;
   }
+  if (first) out->first_seq = from;
   return Status::OK();
 }
 
-Status Log::ReadSegment(const SegmentMeta& seg, uint64_t offset, uint64_t next_base,
-                        uint64_t from, uint64_t end, size_t max_bytes, ReadCursor* cursor,
-                        ReadResult* out) const {
+Status Log::ReadSegment(const SegmentMeta& seg, uint64_t offset, uint64_t from, uint64_t stop,
+                        size_t max_bytes, ReadCursor* cursor, ReadResult* out) const {
   int fd;
   Status s = io_->Open(seg.path, O_RDONLY, 0, &fd);
   if (!s.ok()) {
@@ -205,19 +225,23 @@ Status Log::ReadSegment(const SegmentMeta& seg, uint64_t offset, uint64_t next_b
   }
   uint64_t size = 0;
   s = io_->FileSize(fd, &size);
-  std::string buf;
-  uint64_t stop = std::min(end, next_base);
+  if (!s.ok()) {
+    io_->Close(fd);
+    return s.WithPath(seg.path);
+  }
+  BatchReader reader(io_, fd, size);
   while (s.ok() && from < stop && offset < size) {
     BatchHeader h;
-    BatchState st = ReadBatchAt(io_, fd, offset, size, &buf, &h, &s);
+    BatchState st = reader.ReadAt(offset, &h, &s);
     if (!s.ok()) break;
-    // Everything below `end` was synced: a batch that does not decode here
-    // is damage to acknowledged data, never a torn write.
+    // Everything below `stop` was synced and verified by recovery: a batch
+    // that does not decode here is damage to acknowledged data, never a torn
+    // write.
     if (st != BatchState::kValid || h.base_seq > from) {
       s = Status::Corruption("durable batch fails verification on read", seg.path, offset);
       break;
     }
-    const char* p = buf.data() + format::kBatchHeaderSize;
+    const char* p = reader.payload();
     for (uint32_t i = 0; i < h.count; i++) {
       uint32_t len = DecodeFixed32(p);
       p += format::kRecordFrameSize;
@@ -236,7 +260,7 @@ Status Log::ReadSegment(const SegmentMeta& seg, uint64_t offset, uint64_t next_b
     cursor->seq = from;
     cursor->segment = seg.base_seq;
     cursor->offset = offset;
-    if (from >= h.base_seq + h.count) {
+    if (from >= h.end_seq()) {
       offset += h.span;
       cursor->offset = offset;
     }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint.h"
 #include "committer.h"
 #include "io.h"
 #include "options.h"
@@ -51,6 +52,7 @@ class Log {
   uint64_t durable_seq() const { return committer_->durable_seq(); }
   Status failure() const { return committer_->failure(); }
   uint64_t first_seq() const { return segments_.first_seq(durable_seq()); }
+  uint64_t log_id() const { return checkpoint_.current().log_id; }
 
   // Reads durable records with sequence numbers in [from, limit), at most
   // about max_bytes of them (always at least one record if there is one).
@@ -59,7 +61,8 @@ class Log {
               ReadResult* out) const;
 
   // Deletes the segments all of whose records are below seq (never the
-  // segment being written). *removed counts them.
+  // segment being written). *removed counts them. The new first sequence
+  // number is made durable (CHECKPOINT) before anything is unlinked.
   Status TruncateBefore(uint64_t seq, uint32_t* removed);
 
   void GetStats(LogStats* out) const;
@@ -73,14 +76,18 @@ class Log {
 
  private:
   Log(Io* io, std::string dir, const LogOptions& options, int lock_fd);
-  Status ReadSegment(const SegmentMeta& seg, uint64_t offset, uint64_t next_base, uint64_t from,
-                     uint64_t end, size_t max_bytes, ReadCursor* cursor, ReadResult* out) const;
+  Status ReadSegment(const SegmentMeta& seg, uint64_t offset, uint64_t from, uint64_t stop,
+                     size_t max_bytes, ReadCursor* cursor, ReadResult* out) const;
+  // Opens the segment appends continue in (a new one at rec->next_seq when
+  // recovery asks for a roll, or when the log is empty).
+  Status OpenTail(RecoveredLog* rec, std::unique_ptr<ActiveSegment>* tail);
 
   Io* const io_;
   const std::string dir_;
   const LogOptions options_;
   int lock_fd_;
   SegmentSet segments_;
+  CheckpointKeeper checkpoint_;
   std::unique_ptr<Committer> committer_;
   RecoveryReport recovery_;
   bool closed_ = false;

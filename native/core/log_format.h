@@ -1,5 +1,8 @@
 // On-disk constants of the commit log. The format is described byte by byte
 // in docs/FORMAT.md; this header only holds the numbers.
+//
+// Version 2 (written by this code) extends the version 1 batch header with
+// three fields; version 1 batches and checkpoints are still read.
 #ifndef COMMITLOG_CORE_LOG_FORMAT_H_
 #define COMMITLOG_CORE_LOG_FORMAT_H_
 
@@ -9,21 +12,30 @@
 namespace commitlog {
 namespace format {
 
-// Batch header layout (all fields little-endian).
-static constexpr size_t kCrcOffset = 0;         // u32 masked crc32c of [4, 40 + payload_len)
-static constexpr size_t kMagicOffset = 4;       // u32 kBatchMagic
-static constexpr size_t kVersionOffset = 8;     // u16 kFormatVersion
-static constexpr size_t kHeaderLenOffset = 10;  // u16 kBatchHeaderSize
-static constexpr size_t kEpochOffset = 12;      // u32 segment epoch
-static constexpr size_t kBaseSeqOffset = 16;    // u64 sequence number of the first record
-static constexpr size_t kCountOffset = 24;      // u32 number of records, >= 1
-static constexpr size_t kPayloadLenOffset = 28; // u32 bytes of record frames after the header
-static constexpr size_t kPrevCrcOffset = 32;    // u32 crc field of the previous batch
-static constexpr size_t kSpanOffset = 36;       // u32 bytes from this header to the next batch
-static constexpr size_t kBatchHeaderSize = 40;
+// Batch header layout (all fields little-endian). Fields up to kSpanOffset
+// are common to versions 1 and 2.
+static constexpr size_t kCrcOffset = 0;          // u32 masked crc32c of [4, header_len + payload_len)
+static constexpr size_t kMagicOffset = 4;        // u32 kBatchMagic
+static constexpr size_t kVersionOffset = 8;      // u16 1 or 2
+static constexpr size_t kHeaderLenOffset = 10;   // u16 kBatchHeaderSizeV1 or kBatchHeaderSize
+static constexpr size_t kEpochOffset = 12;       // u32 segment epoch
+static constexpr size_t kBaseSeqOffset = 16;     // u64 sequence number of the first record
+static constexpr size_t kCountOffset = 24;       // u32 number of records, >= 1
+static constexpr size_t kPayloadLenOffset = 28;  // u32 bytes of record frames after the header
+static constexpr size_t kPrevCrcOffset = 32;     // u32 crc field of the previous batch
+static constexpr size_t kSpanOffset = 36;        // u32 bytes from this header to the next batch
+// Version 2 only.
+static constexpr size_t kFileOffsetOffset = 40;  // u64 offset of this header in its segment file
+static constexpr size_t kCommitSeqOffset = 48;   // u64 every record below it was durable at seal
+static constexpr size_t kTimestampOffset = 56;   // u64 milliseconds since the Unix epoch, at seal
 
-static constexpr uint32_t kBatchMagic = 0x31424c43u;  // bytes "CLB1"
-static constexpr uint16_t kFormatVersion = 1;
+static constexpr size_t kBatchHeaderSizeV1 = 40;
+static constexpr size_t kBatchHeaderSize = 64;  // what this code writes
+static constexpr size_t kMaxBatchHeaderSize = kBatchHeaderSize;
+
+static constexpr uint32_t kBatchMagic = 0x31424c43u;  // bytes "CLB1" (both versions)
+static constexpr uint16_t kFormatVersion = 2;         // written
+static constexpr uint16_t kOldestFormatVersion = 1;   // still read
 
 // Every record inside a batch is a u32 length followed by that many bytes.
 static constexpr size_t kRecordFrameSize = 4;
@@ -34,11 +46,12 @@ static constexpr uint32_t kMinAlign = 512;
 static constexpr uint32_t kMaxAlign = 1u << 16;
 
 // Payload length is a u32, and the whole batch span must fit one too.
-static constexpr uint64_t kMaxBatchPayload = (1ull << 32) - kMaxAlign - kBatchHeaderSize;
+static constexpr uint64_t kMaxBatchPayload = (1ull << 32) - kMaxAlign - kMaxBatchHeaderSize;
 
 // Segment file names: 20 decimal digits (the base sequence) + ".log".
 static constexpr size_t kSegmentNameDigits = 20;
 static constexpr const char* kSegmentSuffix = ".log";
+static constexpr size_t kSegmentSuffixLen = 4;
 static constexpr const char* kPreparedPrefix = "prepared-";
 static constexpr const char* kLockName = "LOCK";
 static constexpr const char* kCheckpointName = "CHECKPOINT";
@@ -46,13 +59,19 @@ static constexpr const char* kBrokenSuffix = ".broken";
 
 // Checkpoint file layout.
 static constexpr uint32_t kCheckpointMagic = 0x50434c43u;  // bytes "CLCP"
-static constexpr size_t kCheckpointSize = 48;
-static constexpr uint16_t kCheckpointFlagClean = 1;
+static constexpr size_t kCheckpointSizeV1 = 48;
+static constexpr size_t kCheckpointSize = 80;
+static constexpr uint16_t kCheckpointFlagClean = 1;    // written by close(): nothing follows tail_end
+static constexpr uint16_t kCheckpointFlagNoSync = 2;   // sync 'none': nothing at or past durable_seq is proven
+static constexpr uint16_t kCheckpointFlagGap = 4;      // gap_from/gap_to hold an accepted gap
+static constexpr uint16_t kCheckpointFlagsKnown = 7;
 
-static_assert(kBatchHeaderSize == kSpanOffset + 4, "span is the last header field");
+static_assert(kBatchHeaderSizeV1 == kSpanOffset + 4, "span is the last version 1 field");
+static_assert(kBatchHeaderSize == kTimestampOffset + 8, "timestamp is the last version 2 field");
 static_assert(kBatchHeaderSize % 8 == 0, "header keeps the payload 8-byte aligned");
 static_assert(kMinAlign % 512 == 0, "batches start on sector boundaries");
 static_assert((kMaxAlign & (kMaxAlign - 1)) == 0, "alignment is a power of two");
+static_assert(kCheckpointSize <= 512, "a checkpoint fits one sector");
 
 }  // namespace format
 }  // namespace commitlog

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <cstring>
 
 #include "atomic_file.h"
-#include "checkpoint.h"
 #include "coding.h"
 #include "log_format.h"
 
@@ -17,74 +17,20 @@ using namespace format;
 
 namespace {
 
-constexpr size_t kScanChunk = 1 << 20;
-
-const char* Describe(BatchState st) {
-  switch (st) {
-    case BatchState::kValid: return "valid batch";
-    case BatchState::kZero: return "zeroed space";
-    case BatchState::kTruncated: return "incomplete batch";
-    case BatchState::kBadHeader: return "invalid batch header";
-    case BatchState::kBadCrc: return "batch fails its checksum";
-  }
-  return "?";
-}
+constexpr size_t kZeroChunk = 1 << 20;
 
 std::string Num(uint64_t v) { return std::to_string(v); }
 
-// Looks at and after `from` for a valid batch that would continue this
-// segment (same epoch when known, base_seq >= min_seq): if one exists, the
-// damage at `from` hit a batch that was already acknowledged. Also finds the
-// end of the last non-zero byte, i.e. how much a cut must clear.
-Status ScanBeyond(Io* io, int fd, uint64_t from, uint64_t size, uint32_t epoch,
-                  uint64_t min_seq, bool* found, uint64_t* found_offset,
-                  uint64_t* nonzero_end) {
-  *found = false;
-  *nonzero_end = from;
-  std::string chunk(kScanChunk, '\0');
-  std::string scratch;
-  for (uint64_t off = from; off < size;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kScanChunk, size - off));
-    size_t got = 0;
-    Status s = io->PRead(fd, &chunk[0], n, off, &got);
-    if (!s.ok()) return s;
-    if (got == 0) break;
-    for (size_t i = got; i > 0; i--) {
-      if (chunk[i - 1] != 0) {
-        *nonzero_end = off + i;
-        break;
-      }
-    }
-    for (size_t i = 0; !*found && i + 8 <= got; i += kMinAlign) {
-      if (DecodeFixed32(chunk.data() + i + kMagicOffset) != kBatchMagic) continue;
-      BatchHeader h;
-      BatchState st = ReadBatchAt(io, fd, off + i, size, &scratch, &h, &s);
-      if (!s.ok()) return s;
-      if (st == BatchState::kValid && (epoch == 0 || h.epoch == epoch) && h.base_seq >= min_seq) {
-        *found = true;
-        *found_offset = off + i;
-      }
-    }
-    off += got;
-  }
-  return Status::OK();
+bool IsLeftover(const std::string& name) {
+  // A segment prepared ahead of time (its content is irrelevant) or a
+  // checkpoint that was never renamed into place.
+  return name.compare(0, std::strlen(kPreparedPrefix), kPreparedPrefix) == 0 ||
+         IsTempFor(name, kCheckpointName);
 }
 
-struct Seg {
-  uint64_t base = 0;
-  std::string path;
-  ScanResult scan;
-};
+// --- Step 1: discover ------------------------------------------------------
 
-// Where recovery must cut: segment `index`, byte `offset`.
-struct Cut {
-  bool acknowledged = false;  // the damage hit acknowledged data
-  size_t index = 0;
-  uint64_t offset = 0;
-  std::string reason;
-};
-
-Status ListLog(Io* io, const std::string& dir, std::vector<uint64_t>* bases) {
+Status ListLog(Io* io, const std::string& dir, LogScan* scan, std::vector<uint64_t>* bases) {
   std::vector<std::string> names;
   Status s = io->ListDir(dir, &names);
   if (!s.ok()) return s;
@@ -92,83 +38,324 @@ Status ListLog(Io* io, const std::string& dir, std::vector<uint64_t>* bases) {
     uint64_t base;
     if (ParseSegmentName(name, &base)) {
       bases->push_back(base);
-    } else if (name.compare(0, std::strlen(kPreparedPrefix), kPreparedPrefix) == 0 ||
-               IsTempFor(name, kCheckpointName)) {
-      // Leftovers of a crash: a segment prepared ahead of time (its content
-      // is irrelevant) or a checkpoint that was never renamed into place.
-      io->Unlink(JoinPath(dir, name));
+    } else if (IsLeftover(name)) {
+      scan->leftovers.push_back(JoinPath(dir, name));
     }
   }
   std::sort(bases->begin(), bases->end());
-  return Status::OK();
-}
-
-Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& bases,
-               std::vector<Seg>* segs, Cut* cut) {
-  for (size_t i = 0; i < bases.size(); i++) {
-    Seg seg;
-    seg.base = bases[i];
-    seg.path = JoinPath(dir, SegmentName(bases[i]));
-    bool last = i + 1 == bases.size();
-    if (i > 0 && seg.base != segs->back().scan.next_seq) {
-      *cut = {true, i - 1, segs->back().scan.end_offset,
-              "segment " + SegmentName(seg.base) + " does not continue the previous one, which ends at sequence " +
-                  Num(segs->back().scan.next_seq)};
-      return Status::OK();
-    }
-    int fd;
-    Status s = io->Open(seg.path, O_RDONLY, 0, &fd);
-    // The previous process may have died with writes in the page cache: force
-    // them down before reading, so that nothing we decide on (and build on)
-    // can still vanish in a power loss (TigerBeetle does the same on open).
-    if (s.ok() && last) s = io->Sync(fd, SyncKind::kData).WithPath(seg.path);
-    if (s.ok()) {
-      bool chain = i > 0;
-      uint32_t chain_crc = i > 0 ? segs->back().scan.last_crc : 0;
-      s = ScanSegment(io, fd, seg.path, seg.base, chain, chain_crc, &seg.scan);
-      io->Close(fd);
-    }
-    if (!s.ok()) return s;
-    segs->push_back(std::move(seg));
-    const ScanResult& r = segs->back().scan;
-    if (!last && !r.clean_end) {
-      // Segments roll only after their last batch was synced: damage in any
-      // segment but the last hit acknowledged records.
-      *cut = {true, i, r.end_offset, r.stop_reason + " in a sealed segment"};
-      return Status::OK();
-    }
+  // Segments all of whose records are below first_seq were being deleted by
+  // truncateBefore, which records first_seq durably before it unlinks.
+  if (scan->have_cp && scan->cp.version >= 2) {
+    size_t n = 0;
+    while (n + 1 < bases->size() && (*bases)[n + 1] <= scan->cp.first_seq) n++;
+    for (size_t i = 0; i < n; i++) scan->below_first.push_back(JoinPath(dir, SegmentName((*bases)[i])));
+    bases->erase(bases->begin(), bases->begin() + static_cast<std::ptrdiff_t>(n));
   }
   return Status::OK();
 }
 
-Status SaveBroken(Io* io, const Seg& seg, uint64_t from, uint64_t to, uint64_t max_bytes,
-                  std::string* broken_path) {
-  uint64_t n = std::min(to - from, max_bytes);
-  if (n == 0) return Status::OK();
+// Opens, syncs and scans every segment. The last one's cached pages are
+// dropped after its sync, so that its scan reads what the device holds.
+Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& bases, LogScan* scan) {
+  for (size_t i = 0; i < bases.size(); i++) {
+    SegmentScan seg;
+    seg.base = bases[i];
+    seg.path = JoinPath(dir, SegmentName(bases[i]));
+    bool last = i + 1 == bases.size();
+    ChainState chain;
+    chain.next_seq = seg.base;
+    chain.check_chain = i > 0;
+    chain.last_crc = i > 0 ? scan->segs.back().chain.last_crc : 0;
+    int fd;
+    Status s = io->Open(seg.path, O_RDONLY, 0, &fd);
+    if (!s.ok()) return s;
+    // The previous process may have died with writes in the page cache (or
+    // run with sync 'none'): force them down before reading, so that nothing
+    // we decide on, and build on, can still vanish (TigerBeetle does this).
+    s = io->Sync(fd, SyncKind::kData).WithPath(seg.path);
+    // A failed fdatasync in the previous process left its pages in the cache,
+    // marked clean; this sync returned 0 for them. Only the last segment can
+    // hold such pages (the log stops at the first failure): read it from the
+    // device.
+    if (s.ok() && last) s = io->DropCache(fd).WithPath(seg.path);
+    if (s.ok()) s = ScanSegment(io, fd, seg.path, chain, &seg);
+    io->Close(fd);
+    if (!s.ok()) return s;
+    scan->segs.push_back(std::move(seg));
+  }
+  return Status::OK();
+}
+
+// Looks at and after `from` in the segment for valid batches bound to this
+// file and log (same epoch when known, base_seq >= min_seq): the highest
+// commit_seq among them says what was durable when they were sealed. Also
+// finds the end of the last non-zero byte, i.e. how much a cut must clear.
+Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, BeyondScan* out) {
+  *out = BeyondScan();
+  out->scanned = true;
+  out->nonzero_end = from;
   int fd;
   Status s = io->Open(seg.path, O_RDONLY, 0, &fd);
   if (!s.ok()) return s;
-  std::string bytes(static_cast<size_t>(n), '\0');
-  size_t got = 0;
-  s = io->PRead(fd, &bytes[0], bytes.size(), from, &got);
+  BatchReader reader(io, fd, seg.file_size);
+  std::vector<uint64_t> candidates;
+  for (uint64_t off = from; s.ok() && off < seg.file_size;) {
+    const char* p;
+    size_t got = 0;
+    s = reader.Peek(off, BatchReader::kDefaultWindow, &p, &got);
+    if (!s.ok() || got == 0) break;
+    for (size_t i = got; i > 0; i--) {
+      if (p[i - 1] != 0) {
+        out->nonzero_end = off + i;
+        break;
+      }
+    }
+    for (size_t i = 0; i + kMagicOffset + 4 <= got; i += kMinAlign) {
+      if (DecodeFixed32(p + i + kMagicOffset) == kBatchMagic) candidates.push_back(off + i);
+    }
+    off += got;
+  }
+  for (size_t k = 0; s.ok() && k < candidates.size(); k++) {
+    BatchHeader h;
+    BatchState st = reader.ReadAt(candidates[k], &h, &s);
+    if (!s.ok() || st != BatchState::kValid) continue;
+    if (seg.chain.batches > 0 && h.epoch != seg.chain.epoch) continue;
+    if (h.base_seq < seg.chain.next_seq) continue;
+    out->max_end_seq = std::max(out->max_end_seq, h.end_seq());
+    if (h.commit_seq > out->proof_commit_seq) {
+      out->proof_commit_seq = h.commit_seq;
+      out->proof_offset = candidates[k];
+    }
+  }
   io->Close(fd);
-  if (!s.ok()) return s.WithPath(seg.path);
-  bytes.resize(got);
-  *broken_path = seg.path + kBrokenSuffix;
-  return ReplaceFileDurable(io, *broken_path, bytes.data(), bytes.size(), 0644);
+  return s.WithPath(seg.path);
+}
+
+Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogScan* scan) {
+  Status s = ReadCheckpoint(io, dir, &scan->cp, &scan->have_cp);
+  if (s.code() == Code::kCorruption && options.recovery == RecoveryMode::kTruncate) {
+    scan->cp_corrupt = true;  // decided on without it; rewritten
+    scan->cp = Checkpoint();
+  } else if (!s.ok()) {
+    return s;
+  }
+  std::vector<uint64_t> bases;
+  s = ListLog(io, dir, scan, &bases);
+  if (s.ok()) s = ScanAll(io, dir, bases, scan);
+  if (!s.ok() || scan->segs.empty()) return s;
+  FindStop(scan);
+  const SegmentScan& seg = scan->segs[scan->stop_index];
+  const Checkpoint& cp = scan->cp;
+  // A clean close recorded where the log ended: nothing was written past
+  // it, so the rest of the segment need not be read.
+  bool clean = scan->have_cp && cp.clean && scan->stop_in_tail && cp.tail_base == seg.base &&
+               cp.tail_end == seg.end_offset && cp.tail_crc == seg.chain.last_crc && seg.clean_end;
+  if (clean || scan->stop_offset >= seg.file_size) return Status::OK();
+  return ScanBeyond(io, seg, scan->stop_offset, &scan->beyond);
+}
+
+// --- Step 2: decide --------------------------------------------------------
+
+// Whether the checkpoint's accepted gap explains that the log ends at `seq`
+// while durable_seq is higher (a crash after a 'truncate' recovery wrote the
+// checkpoint and before appends went on past the gap).
+bool GapExplains(const Checkpoint& cp, uint64_t seq) {
+  return cp.has_gap && seq == cp.gap_from && cp.durable_seq <= cp.gap_to;
+}
+
+// Numbers handed out at or after the cut that were acknowledged (durable),
+// as far as anything on disk says.
+uint64_t HighestAcknowledged(const LogScan& scan) {
+  uint64_t high = scan.cp.durable_seq;
+  high = std::max(high, scan.beyond.max_end_seq);
+  for (size_t i = scan.stop_index + 1; i < scan.segs.size(); i++) {
+    high = std::max({high, scan.segs[i].base, scan.segs[i].chain.next_seq});
+  }
+  return high;
+}
+
+}  // namespace
+
+void FindStop(LogScan* scan) {
+  assert(!scan->segs.empty());
+  const Checkpoint& cp = scan->cp;
+  for (size_t i = 0; i < scan->segs.size(); i++) {
+    const SegmentScan& seg = scan->segs[i];
+    if (i > 0) {
+      const SegmentScan& prev = scan->segs[i - 1];
+      uint64_t expected = prev.chain.next_seq;
+      // A segment may start past where the previous one ended only after a
+      // 'truncate' recovery gave numbers up: its first batch then chains to
+      // the previous segment, or the checkpoint records the gap.
+      bool gap_ok = seg.base > expected &&
+                    (seg.chain.batches > 0 || (cp.has_gap && cp.gap_from == expected && cp.gap_to == seg.base));
+      if (seg.base != expected && !gap_ok) {
+        scan->stop_index = i - 1;
+        scan->stop_offset = prev.end_offset;
+        scan->stop_in_tail = false;
+        scan->stop_reason = "segment " + SegmentName(seg.base) + " does not continue the previous one, which ends at sequence " +
+                            Num(expected);
+        return;
+      }
+    }
+    if (i + 1 < scan->segs.size() && !seg.clean_end) {
+      // Segments roll only after their last batch was synced: damage in any
+      // segment but the last hit acknowledged records (unless the log ran
+      // with sync 'none', see DecideRecovery).
+      scan->stop_index = i;
+      scan->stop_offset = seg.end_offset;
+      scan->stop_in_tail = false;
+      scan->stop_reason = seg.stop_reason + " in a sealed segment";
+      return;
+    }
+  }
+  const SegmentScan& tail = scan->segs.back();
+  scan->stop_index = scan->segs.size() - 1;
+  scan->stop_offset = tail.end_offset;
+  scan->stop_in_tail = true;
+  scan->stop_reason = tail.stop_reason;
+}
+
+RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
+  RecoveryPlan plan;
+  RecoveryReport& rep = plan.report;
+  bool strict = options.recovery == RecoveryMode::kStrict;
+  const Checkpoint& cp = scan.cp;
+  bool cp_has_first = scan.have_cp && cp.version >= 2;
+  uint64_t cp_first = cp_has_first ? cp.first_seq : 0;
+  plan.checkpoint.log_id = cp.log_id;
+  plan.checkpoint.no_sync = options.sync == SyncMode::kNone;
+  rep.truncation_finished = static_cast<uint32_t>(scan.below_first.size());
+
+  if (scan.segs.empty()) {
+    // An empty log, or one whose every segment is gone.
+    plan.next_seq = std::max(cp.durable_seq, cp_first);
+    if (plan.next_seq > 0) {
+      rep.reason = "no segment files, but the checkpoint says records up to sequence " + Num(plan.next_seq) +
+                   " were acknowledged";
+      if (strict) plan.refuse = Status::Corruption(rep.reason, "", 0);
+      rep.corruption = true;
+    }
+    plan.first_seq = plan.next_seq;
+    plan.checkpoint.durable_seq = plan.next_seq;
+    plan.checkpoint.first_seq = plan.next_seq;
+    return plan;
+  }
+
+  const SegmentScan& seg = scan.segs[scan.stop_index];
+  uint64_t at = seg.chain.next_seq;  // first number not in the log
+  plan.first_seq = scan.segs.front().base;
+  bool acknowledged = false;
+  std::string reason = scan.stop_reason;
+  // Records at or past this number were never proven durable: the log ran
+  // with sync 'none' (its checkpoint was synced at open, its data never).
+  uint64_t unproven_from = cp.no_sync ? cp.durable_seq : UINT64_MAX;
+  if (cp_has_first && cp_first < plan.first_seq) {
+    acknowledged = true;
+    reason = "the oldest segment is missing: the log starts at sequence " + Num(cp_first) +
+             " but the first segment file starts at " + Num(plan.first_seq);
+  } else if (!scan.stop_in_tail) {
+    acknowledged = at < unproven_from;
+  } else if (scan.beyond.proof_commit_seq > at) {
+    acknowledged = true;
+    reason = (reason.empty() ? std::string("zeroed space") : reason) + " followed by a valid batch at offset " +
+             Num(scan.beyond.proof_offset) + " sealed when records up to " + Num(scan.beyond.proof_commit_seq) +
+             " were durable";
+  }
+  if (!acknowledged && cp.durable_seq > at && !GapExplains(cp, at)) {
+    acknowledged = true;
+    reason = "the log ends at sequence " + Num(at) + " but the checkpoint says records up to " +
+             Num(cp.durable_seq) + " were acknowledged" + (reason.empty() ? "" : " (" + reason + ")");
+  }
+  if (acknowledged && strict) {
+    plan.refuse = Status::Corruption(reason, seg.path, scan.stop_offset);
+    return plan;
+  }
+
+  plan.keep_segments = scan.stop_index + 1;
+  plan.cut_offset = scan.stop_offset;
+  uint64_t nonzero_end = std::max(scan.beyond.nonzero_end, scan.stop_offset);
+  plan.zero_to = std::min<uint64_t>((nonzero_end + kMinAlign - 1) / kMinAlign * kMinAlign, seg.file_size);
+  rep.segments_dropped = static_cast<uint32_t>(scan.segs.size() - plan.keep_segments);
+  rep.bytes_dropped = nonzero_end - scan.stop_offset;
+  plan.next_seq = at;
+  uint64_t high = acknowledged ? HighestAcknowledged(scan) : 0;
+  if (high > at) {
+    // Numbers [at, high) were handed out and acknowledged for content that
+    // is gone: give them up rather than name new content with them.
+    plan.next_seq = high;
+    rep.gap_from = at;
+    rep.gap_to = high;
+  } else if (!acknowledged && GapExplains(cp, at)) {
+    plan.next_seq = cp.gap_to;
+    rep.gap_from = cp.gap_from;
+    rep.gap_to = cp.gap_to;
+  }
+  bool gap = plan.next_seq > at;
+  plan.roll = gap || (seg.chain.batches > 0 &&
+                      (seg.last_version < kFormatVersion || plan.cut_offset % options.align_bytes != 0));
+  if (acknowledged || rep.bytes_dropped > 0 || rep.segments_dropped > 0) {
+    rep.corruption = acknowledged;
+    rep.torn_tail = !acknowledged && (rep.bytes_dropped > 0 || rep.segments_dropped > 0);
+    rep.reason = reason;
+    rep.file = seg.path;
+    rep.offset = scan.stop_offset;
+  }
+  Checkpoint& out = plan.checkpoint;
+  out.durable_seq = plan.next_seq;
+  out.first_seq = plan.first_seq;
+  out.has_gap = gap;
+  out.gap_from = gap ? rep.gap_from : 0;
+  out.gap_to = gap ? rep.gap_to : 0;
+  if (!gap && cp.has_gap && cp.gap_to >= plan.first_seq) {
+    out.has_gap = true;  // keep an older gap while it is inside the log
+    out.gap_from = cp.gap_from;
+    out.gap_to = cp.gap_to;
+  }
+  return plan;
+}
+
+// --- Step 3: apply ---------------------------------------------------------
+
+namespace {
+
+// Copies the cut bytes aside for inspection. Best effort: a full disk must
+// not make a log with a torn tail unopenable (defect 9).
+void SaveBroken(Io* io, const SegmentScan& seg, uint64_t from, uint64_t to, uint64_t max_bytes,
+                RecoveryReport* rep) {
+  uint64_t n = std::min(to - from, max_bytes);
+  if (n == 0) return;
+  int fd;
+  Status s = io->Open(seg.path, O_RDONLY, 0, &fd);
+  std::string bytes;
+  if (s.ok()) {
+    bytes.resize(static_cast<size_t>(n));
+    size_t got = 0;
+    s = io->PRead(fd, &bytes[0], bytes.size(), from, &got);
+    io->Close(fd);
+    bytes.resize(got);
+    s.WithPath(seg.path);
+  }
+  std::string path = seg.path + kBrokenSuffix;
+  if (s.ok()) s = ReplaceFileDurable(io, path, bytes.data(), bytes.size(), 0644);
+  if (s.ok()) {
+    rep->broken_file = path;
+  } else {
+    rep->broken_error = s.ToString();
+  }
 }
 
 // Overwrites [from, to) with zeros rather than truncating, so that a
 // preallocated segment keeps its written blocks and later appends stay
-// overwrites (no metadata to flush). Synced before any new batch is written.
+// overwrites (no metadata to flush).
 Status ZeroRange(Io* io, const std::string& path, uint64_t from, uint64_t to) {
   int fd;
   Status s = io->Open(path, O_RDWR, 0, &fd);
   if (!s.ok()) return s;
-  std::string zeros(kScanChunk, '\0');
+  static const std::string kZeros(kZeroChunk, '\0');
   for (uint64_t off = from; s.ok() && off < to;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), to - off));
-    s = io->PWrite(fd, zeros.data(), n, off);
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), to - off));
+    s = io->PWrite(fd, kZeros.data(), n, off);
     off += n;
   }
   // The cut must be durable before appends reuse this space: otherwise a
@@ -178,50 +365,72 @@ Status ZeroRange(Io* io, const std::string& path, uint64_t from, uint64_t to) {
   return s.WithPath(path);
 }
 
+bool SameCheckpoint(const LogScan& scan, const Checkpoint& next) {
+  if (!scan.have_cp || scan.cp_corrupt) return false;
+  return EncodeCheckpoint(scan.cp) == EncodeCheckpoint(next) && scan.cp.version == kFormatVersion;
+}
+
+Status Apply(Io* io, const std::string& dir, const LogOptions& options, const LogScan& scan,
+             RecoveryPlan* plan) {
+  // 1. The decision, durably, before any file changes: a crash half-way
+  // through must lead the next open to the same numbers (no number given
+  // out twice) and the same start of the log.
+  if (!SameCheckpoint(scan, plan->checkpoint)) {
+    CheckpointKeeper keeper(io, dir);
+    Status s = keeper.Update([plan](Checkpoint* cp) { *cp = plan->checkpoint; });
+    if (!s.ok()) return s;
+  }
+  for (const std::string& p : scan.leftovers) io->Unlink(p);
+  for (const std::string& p : scan.below_first) {
+    Status s = io->Unlink(p);
+    if (!s.ok() && s.err() != ENOENT) return s;
+  }
+  for (size_t i = plan->keep_segments; i < scan.segs.size(); i++) {
+    // Nothing after the cut can be chained to what is kept.
+    Status s = io->Unlink(scan.segs[i].path);
+    if (!s.ok() && s.err() != ENOENT) return s;
+  }
+  if (!scan.segs.empty() && plan->zero_to > plan->cut_offset) {
+    const SegmentScan& seg = scan.segs[plan->keep_segments - 1];
+    SaveBroken(io, seg, plan->cut_offset, plan->cut_offset + plan->report.bytes_dropped,
+               options.broken_bytes_max, &plan->report);
+    Status s = ZeroRange(io, seg.path, plan->cut_offset, plan->zero_to);
+    if (!s.ok()) return s;
+  }
+  // 2. Every name recovery relied on (segments, CHECKPOINT) and every change
+  // it made must be durable before the first acknowledgement: the previous
+  // process may have died before its own directory fsync (defect 1).
+  return io->SyncDir(dir);
+}
+
 }  // namespace
 
-Status ScanSegment(Io* io, int fd, const std::string& path, uint64_t base_seq, bool chain,
-                   uint32_t chain_crc, ScanResult* out) {
-  *out = ScanResult();
-  out->next_seq = base_seq;
-  out->last_crc = chain_crc;
+Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& chain,
+                   SegmentScan* out) {
+  out->chain = chain;
+  out->end_offset = 0;
+  out->clean_end = false;
+  out->last_version = 0;
+  out->index.clear();
   Status s = io->FileSize(fd, &out->file_size);
   if (!s.ok()) return s.WithPath(path);
-  std::string buf;
+  BatchReader reader(io, fd, out->file_size, 1 << 20);
   uint64_t pos = 0;
   while (pos < out->file_size) {
     BatchHeader h;
-    BatchState st = ReadBatchAt(io, fd, pos, out->file_size, &buf, &h, &s);
+    BatchState st = reader.ReadAt(pos, &h, &s);
     if (!s.ok()) return s.WithPath(path);
-    if (st == BatchState::kZero) {
-      out->clean_end = true;
+    if (st == BatchState::kZero) break;
+    const char* refuse = st == BatchState::kValid ? out->chain.Refuse(h) : DescribeBatchState(st);
+    if (refuse != nullptr) {
+      out->stop_reason = refuse;
       return Status::OK();
     }
-    if (st != BatchState::kValid) {
-      out->stop_reason = Describe(st);
-      return Status::OK();
-    }
-    // A valid batch that does not continue the segment is stale (bytes of an
-    // older use of the file, RocksDB's recyclable-log rule): it ends the log.
-    if (out->batches > 0 && h.epoch != out->epoch) {
-      out->stop_reason = "batch of another segment epoch";
-      return Status::OK();
-    }
-    if (h.base_seq != out->next_seq) {
-      out->stop_reason = "batch starts at sequence " + Num(h.base_seq) + ", expected " + Num(out->next_seq);
-      return Status::OK();
-    }
-    if ((out->batches > 0 || chain) && h.prev_crc != out->last_crc) {
-      out->stop_reason = "batch does not chain to the previous one";
-      return Status::OK();
-    }
-    if (out->batches == 0) out->epoch = h.epoch;
     if (out->index.empty() || pos >= out->index.back().offset + SegmentSet::kIndexStrideBytes) {
       out->index.push_back({h.base_seq, pos});
     }
-    out->batches++;
-    out->next_seq += h.count;
-    out->last_crc = h.crc;
+    out->chain.Accept(h);
+    out->last_version = h.version;
     pos += h.span;
     out->end_offset = pos;
   }
@@ -231,124 +440,34 @@ Status ScanSegment(Io* io, int fd, const std::string& path, uint64_t base_seq, b
 
 Status Recover(Io* io, const std::string& dir, const LogOptions& options, RecoveredLog* out) {
   *out = RecoveredLog();
-  bool strict = options.recovery == RecoveryMode::kStrict;
-  std::vector<uint64_t> bases;
-  Status s = ListLog(io, dir, &bases);
+  LogScan scan;
+  Status s = Discover(io, dir, options, &scan);
   if (!s.ok()) return s;
-
-  Checkpoint cp;
-  bool have_cp = false;
-  s = ReadCheckpoint(io, dir, &cp, &have_cp);
-  if (s.code() == Code::kCorruption && !strict) {
-    out->rewrite_checkpoint = true;
-  } else if (!s.ok()) {
-    return s;
-  }
-
-  std::vector<Seg> segs;
-  Cut cut;
-  cut.index = SIZE_MAX;
-  s = ScanAll(io, dir, bases, &segs, &cut);
+  RecoveryPlan plan = DecideRecovery(scan, options);
+  if (!plan.refuse.ok()) return plan.refuse.WithPath(dir);
+  if (plan.checkpoint.log_id == 0) plan.checkpoint.log_id = NewLogId();
+  s = Apply(io, dir, options, scan, &plan);
   if (!s.ok()) return s;
-
-  if (segs.empty()) {
-    if (have_cp && cp.durable_seq > 0) {
-      if (strict) {
-        return Status::Corruption("no segment files, but the checkpoint says records up to sequence " +
-                                      Num(cp.durable_seq) + " were acknowledged",
-                                  dir, 0);
-      }
-      out->report.corruption = true;
-      out->report.reason = "all segment files are missing";
-      out->report.file = dir;
-      out->next_seq = cp.durable_seq;  // never hand out a sequence number twice
-      out->rewrite_checkpoint = true;
-    }
-    return Status::OK();
-  }
-
-  if (cut.index == SIZE_MAX) {
-    // No damage in sealed segments: look at the tail of the last one.
-    const Seg& t = segs.back();
-    cut.index = segs.size() - 1;
-    cut.offset = t.scan.end_offset;
-    cut.reason = t.scan.stop_reason;
-  }
-  Seg& tail = segs[cut.index];
-  // A clean close records where the log ended: nothing was written past it,
-  // so the rest of the segment need not be read.
-  bool clean_close = have_cp && cp.clean && cp.tail_base == tail.base &&
-                     cp.tail_end == tail.scan.end_offset && cp.tail_crc == tail.scan.last_crc &&
-                     tail.scan.clean_end && cut.index + 1 == segs.size();
-  uint64_t nonzero_end = cut.offset;
-  if (!clean_close && cut.offset < tail.scan.file_size) {
-    int fd;
-    s = io->Open(tail.path, O_RDONLY, 0, &fd);
-    if (!s.ok()) return s;
-    bool found = false;
-    uint64_t found_at = 0;
-    s = ScanBeyond(io, fd, cut.offset, tail.scan.file_size, tail.scan.epoch, tail.scan.next_seq,
-                   &found, &found_at, &nonzero_end);
-    io->Close(fd);
-    if (!s.ok()) return s.WithPath(tail.path);
-    if (found && !cut.acknowledged) {
-      cut.acknowledged = true;
-      cut.reason = (cut.reason.empty() ? std::string("zeroed space") : cut.reason) +
-                   " followed by a valid batch at offset " + Num(found_at);
-    }
-  }
-  uint64_t end_seq = tail.scan.next_seq;
-  if (!cut.acknowledged && have_cp && cp.durable_seq > end_seq) {
-    cut.acknowledged = true;
-    cut.reason = "the log ends at sequence " + Num(end_seq) + " but the checkpoint says records up to " +
-                 Num(cp.durable_seq) + " were acknowledged" + (cut.reason.empty() ? "" : " (" + cut.reason + ")");
-  }
-  if (cut.acknowledged && strict) return Status::Corruption(cut.reason, tail.path, cut.offset);
-
-  // From here on recovery changes files: the decision is made.
-  RecoveryReport& rep = out->report;
-  bool dir_changed = false;
-  for (size_t i = cut.index + 1; i < segs.size(); i++) {
-    // kTruncate: the user asked to keep the valid prefix; later segments
-    // cannot be chained to it any more.
-    s = io->Unlink(segs[i].path);
-    if (!s.ok()) return s;
-    rep.segments_dropped++;
-    dir_changed = true;
-  }
-  segs.resize(cut.index + 1);
-  if (nonzero_end > cut.offset) {
-    s = SaveBroken(io, tail, cut.offset, nonzero_end, options.broken_bytes_max, &rep.broken_file);
-    if (!s.ok()) return s;
-    uint64_t to = (nonzero_end + kMinAlign - 1) / kMinAlign * kMinAlign;
-    s = ZeroRange(io, tail.path, cut.offset, std::min(to, tail.scan.file_size));
-    if (!s.ok()) return s;
-    rep.bytes_dropped = nonzero_end - cut.offset;
-    rep.torn_tail = !cut.acknowledged;
-  }
-  if (dir_changed) {
-    s = io->SyncDir(dir);  // make the unlinks durable before appends continue
-    if (!s.ok()) return s;
-  }
-  if (cut.acknowledged || rep.torn_tail) {
-    rep.corruption = cut.acknowledged;
-    rep.reason = cut.reason;
-    rep.file = tail.path;
-    rep.offset = cut.offset;
-  }
-  out->rewrite_checkpoint = out->rewrite_checkpoint || cut.acknowledged || (have_cp && cp.clean);
-  for (Seg& sg : segs) {
+  out->report = plan.report;
+  out->next_seq = plan.next_seq;
+  out->roll = plan.roll;
+  out->checkpoint = plan.checkpoint;
+  for (size_t i = 0; i < plan.keep_segments; i++) {
+    SegmentScan& sg = scan.segs[i];
     SegmentMeta m;
     m.base_seq = sg.base;
+    m.end_seq = sg.chain.next_seq;
     m.path = sg.path;
-    m.index = std::move(sg.scan.index);
+    m.index = std::move(sg.index);
     out->segments.push_back(std::move(m));
   }
-  out->next_seq = end_seq;
-  out->tail_end = cut.offset;
-  out->tail_epoch = tail.scan.epoch;
-  out->tail_chain_crc = tail.scan.last_crc;
-  assert(out->tail_end == tail.scan.end_offset);
+  if (!out->segments.empty()) {
+    const SegmentScan& tail = scan.segs[plan.keep_segments - 1];
+    out->tail_end = plan.cut_offset;
+    out->tail_epoch = tail.chain.batches > 0 ? tail.chain.epoch : 0;
+    out->tail_chain_crc = tail.chain.last_crc;
+    assert(out->tail_end == tail.end_offset);
+  }
   return Status::OK();
 }
 

@@ -1,12 +1,21 @@
-// Recovery: runs on open, before any append. Scans every segment, verifies
-// every batch, tells a torn tail (never acknowledged: cut it off) from damage
-// to acknowledged data (report it; cut only with RecoveryMode::kTruncate),
-// and hands the log's end to the committer.
+// Recovery: runs on open, under the lock, before any append. Three steps
+// (etcd separates reading the WAL from repairing it; so do we):
 //
-// The rule that separates the two (docs/FORMAT.md, "Recovery"): the flusher
-// writes a batch only after the previous one's sync returned, so a damaged
-// batch is a torn tail only if it is in the last segment, no valid batch of
-// that segment follows it, and the checkpoint does not say it was durable.
+//  1. Discover (reads only): lists the directory, reads the CHECKPOINT,
+//     syncs every segment (the previous process may have died with writes in
+//     the page cache; nothing may be built on bytes that can still vanish),
+//     drops the last segment's cached pages (after a failed fdatasync Linux
+//     keeps pages that never reached the disk, marked clean) and scans every
+//     batch with the one BatchReader. Result: a LogScan, plain data.
+//  2. Decide (pure, no I/O): from the LogScan alone, where the log ends, whether
+//     what is cut was acknowledged, what to delete, the next sequence number.
+//     Testable and fuzzable on byte images (fuzz_recovery, core_test).
+//  3. Apply: writes the new CHECKPOINT first (so that a crash half-way
+//     through cannot lose the decision), deletes, saves and zeroes the cut
+//     bytes, and syncs the directory.
+//
+// The rule that separates a torn tail from lost acknowledged data is in
+// docs/FORMAT.md ("Recovery").
 #ifndef COMMITLOG_CORE_RECOVERY_H_
 #define COMMITLOG_CORE_RECOVERY_H_
 
@@ -15,8 +24,10 @@
 #include <vector>
 
 #include "batch.h"
+#include "checkpoint.h"
 #include "io.h"
 #include "options.h"
+#include "reader.h"
 #include "segment.h"
 #include "status.h"
 
@@ -28,43 +39,89 @@ struct RecoveryReport {
   std::string reason;       // what was found, for humans
   std::string file;         // where the cut happened
   uint64_t offset = 0;
-  uint64_t bytes_dropped = 0;    // non-zero bytes cut from the file at `file`
-  uint32_t segments_dropped = 0; // whole segments removed after it
-  std::string broken_file;       // side file holding the cut bytes, if any
+  uint64_t bytes_dropped = 0;     // non-zero bytes cut from the file at `file`
+  uint32_t segments_dropped = 0;  // whole segments removed after it
+  std::string broken_file;        // side file holding the cut bytes, if any
+  std::string broken_error;       // why that copy could not be made (best effort)
+  uint64_t gap_from = 0;          // numbers [gap_from, gap_to) given up by a
+  uint64_t gap_to = 0;            // 'truncate' recovery: never reused
+  uint32_t truncation_finished = 0;  // segments an interrupted truncateBefore left
 };
 
 // What a scan of one segment found.
-struct ScanResult {
-  uint64_t end_offset = 0;  // just past the last valid batch
-  uint64_t next_seq = 0;    // sequence number after the last valid batch
-  uint32_t epoch = 0;       // of the valid batches; 0 if there are none
-  uint32_t last_crc = 0;    // crc of the last valid batch (chain input if none)
-  uint32_t batches = 0;
+struct SegmentScan {
+  uint64_t base = 0;
+  std::string path;
   uint64_t file_size = 0;
-  bool clean_end = false;   // stopped at end of file or at zeroed space
-  std::string stop_reason;  // why the scan stopped, when not clean
+  uint64_t end_offset = 0;    // just past the last batch that continues the log
+  ChainState chain;           // after that batch
+  uint16_t last_version = 0;  // of that batch; 0 if the segment has none
+  bool clean_end = false;     // stopped at end of file or at zeroed space
+  std::string stop_reason;    // why the scan stopped, when not clean
   std::vector<IndexEntry> index;
 };
 
-// Scans a segment from offset 0. `chain` tells whether the first batch must
-// carry prev_crc == chain_crc (the previous segment's last batch).
-Status ScanSegment(Io* io, int fd, const std::string& path, uint64_t base_seq, bool chain,
-                   uint32_t chain_crc, ScanResult* out);
+// What lies past the point where the walk through the log stopped.
+struct BeyondScan {
+  bool scanned = false;
+  uint64_t proof_commit_seq = 0;  // highest commit_seq of a valid batch bound here
+  uint64_t proof_offset = 0;      // where that batch is
+  uint64_t max_end_seq = 0;       // highest end_seq of the valid batches found
+  uint64_t nonzero_end = 0;       // just past the last non-zero byte
+};
+
+struct LogScan {
+  bool have_cp = false;
+  bool cp_corrupt = false;
+  Checkpoint cp;
+  std::vector<std::string> leftovers;      // prepared-*, CHECKPOINT.tmp-*
+  std::vector<std::string> below_first;    // segments wholly below cp.first_seq
+  std::vector<SegmentScan> segs;           // every other segment, in order
+  size_t stop_index = 0;                   // where the walk stopped (see FindStop)
+  uint64_t stop_offset = 0;
+  bool stop_in_tail = true;                // false: in a sealed segment or between two
+  std::string stop_reason;
+  BeyondScan beyond;                       // of segs[stop_index] from stop_offset
+};
+
+// Where the walk through a scanned log stops. Pure; used by both steps.
+void FindStop(LogScan* scan);
+
+// The decision. Pure function of a LogScan and the options.
+struct RecoveryPlan {
+  Status refuse;                 // kCorruption: strict mode will not cut acknowledged data
+  size_t keep_segments = 0;      // segs[0, keep_segments) stay
+  uint64_t cut_offset = 0;       // in the last kept segment
+  uint64_t zero_to = 0;          // zero [cut_offset, zero_to) of it
+  uint64_t next_seq = 0;         // the next append gets this
+  uint64_t first_seq = 0;
+  bool roll = false;             // start a new segment at next_seq on open
+  Checkpoint checkpoint;         // to write before applying (log_id set by Recover)
+  RecoveryReport report;
+};
+RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options);
 
 struct RecoveredLog {
   std::vector<SegmentMeta> segments;  // kept segments, in order
   uint64_t next_seq = 0;              // the next append gets this
   // The last segment, where appends continue (valid when segments is not
   // empty): its write offset, its epoch (0: no batch yet, pick a new one),
-  // and the crc the next batch chains to.
+  // and the crc the next batch chains to. With roll, appends go to a new
+  // segment at next_seq, chained to tail_chain_crc.
   uint64_t tail_end = 0;
   uint32_t tail_epoch = 0;
   uint32_t tail_chain_crc = 0;
-  bool rewrite_checkpoint = false;  // recovery changed what is durable
+  bool roll = false;
+  Checkpoint checkpoint;  // as written
   RecoveryReport report;
 };
 
 Status Recover(Io* io, const std::string& dir, const LogOptions& options, RecoveredLog* out);
+
+// Scans one open segment from offset 0, walking from `chain` (whose next_seq
+// must be the segment's base). Exposed for inspection tools.
+Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& chain,
+                   SegmentScan* out);
 
 }  // namespace commitlog
 

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "log_format.h"
+
 namespace commitlog {
 
 std::string SegmentName(uint64_t base_seq) {
@@ -18,9 +20,13 @@ std::string SegmentName(uint64_t base_seq) {
 }
 
 bool ParseSegmentName(const std::string& name, uint64_t* base_seq) {
-  if (name.size() != 24 || name.compare(20, 4, ".log") != 0) return false;
+  using format::kSegmentNameDigits;
+  if (name.size() != kSegmentNameDigits + format::kSegmentSuffixLen ||
+      name.compare(kSegmentNameDigits, format::kSegmentSuffixLen, format::kSegmentSuffix) != 0) {
+    return false;
+  }
   uint64_t v = 0;
-  for (size_t i = 0; i < 20; i++) {
+  for (size_t i = 0; i < kSegmentNameDigits; i++) {
     char c = name[i];
     if (c < '0' || c > '9') return false;
     uint64_t d = static_cast<uint64_t>(c - '0');
@@ -38,13 +44,17 @@ int SegmentOpenFlags(SyncMode mode) {
   // direct mode needs no separate fdatasync call.
   if (mode == SyncMode::kDirect) flags |= O_DIRECT | O_DSYNC;
 #else
+  // macOS: no O_DIRECT, and O_DSYNC there does not flush the drive's cache,
+  // so ActiveSegment::Append adds F_FULLFSYNC in this mode.
   if (mode == SyncMode::kDirect) flags |= O_DSYNC;
 #endif
   return flags;
 }
 
-Status PreallocateSegment(Io* io, int fd, const LogOptions& options) {
-  Status s;
+Status CreateSegmentFile(Io* io, const std::string& path, const LogOptions& options) {
+  int fd;
+  Status s = io->Open(path, O_RDWR | O_CREAT | O_EXCL, 0644, &fd);
+  if (!s.ok()) return s;
   if (options.preallocate == Preallocate::kFallocate) {
     s = io->Allocate(fd, options.segment_bytes);
   } else if (options.preallocate == Preallocate::kZero || options.preallocate == Preallocate::kAuto) {
@@ -57,9 +67,12 @@ Status PreallocateSegment(Io* io, int fd, const LogOptions& options) {
     }
   }
   // Durable before use, so that the flusher's syncs of this file only ever
-  // cover its own batches.
+  // cover its own batches, and a power loss cannot bring back what an older
+  // file at this place on disk held.
   if (s.ok()) s = io->Sync(fd, SyncKind::kData);
-  return s;
+  io->Close(fd);
+  if (!s.ok()) io->Unlink(path);
+  return s.WithPath(path);
 }
 
 uint32_t NewEpoch() {
@@ -75,24 +88,6 @@ uint32_t NewEpoch() {
   z ^= z >> 31;
   uint32_t e = static_cast<uint32_t>(z);
   return e == 0 ? 1 : e;
-}
-
-BatchState ReadBatchAt(Io* io, int fd, uint64_t offset, uint64_t file_size, std::string* buf,
-                       BatchHeader* hdr, Status* io_status) {
-  assert(offset <= file_size);
-  char head[format::kBatchHeaderSize];
-  size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof(head), file_size - offset));
-  size_t got = 0;
-  *io_status = io->PRead(fd, head, want, offset, &got);
-  if (!io_status->ok()) return BatchState::kBadHeader;
-  BatchState st = DecodeBatch(head, got, hdr);
-  if (st != BatchState::kTruncated || got < sizeof(head)) return st;
-  uint64_t used = format::kBatchHeaderSize + uint64_t{hdr->payload_len};
-  if (used > file_size - offset) return BatchState::kTruncated;
-  buf->resize(static_cast<size_t>(used));
-  *io_status = io->PRead(fd, &(*buf)[0], buf->size(), offset, &got);
-  if (!io_status->ok()) return BatchState::kBadHeader;
-  return DecodeBatch(buf->data(), got, hdr);
 }
 
 ActiveSegment::ActiveSegment(Io* io, int fd, std::string path, uint64_t base_seq,
@@ -114,7 +109,7 @@ Status ActiveSegment::Append(const char* data, uint32_t span, uint32_t crc, Sync
                              uint64_t* sync_us) {
   assert(fd_ >= 0);
   assert(span > 0);
-  assert(offset_ % 512 == 0);
+  assert(offset_ % format::kMinAlign == 0);
   Status s = io_->PWrite(fd_, data, span, offset_);
   auto t0 = std::chrono::steady_clock::now();
   if (s.ok()) {
@@ -128,8 +123,14 @@ Status ActiveSegment::Append(const char* data, uint32_t span, uint32_t crc, Sync
       case SyncMode::kFsync:
         s = io_->Sync(fd_, SyncKind::kFull);
         break;
-      case SyncMode::kDirect:  // O_DSYNC: the write returned once durable
-      case SyncMode::kNone:    // page cache only, by the user's choice
+      case SyncMode::kDirect:
+#if defined(__APPLE__)
+        // macOS has no O_DIRECT and its O_DSYNC does not flush the drive's
+        // cache: F_FULLFSYNC (Io::Sync there) does. Not tested on macOS.
+        s = io_->Sync(fd_, SyncKind::kData);
+#endif
+        break;  // Linux: O_DIRECT | O_DSYNC, the write returned once durable
+      case SyncMode::kNone:  // page cache only, by the user's choice
         break;
     }
   }
@@ -153,9 +154,11 @@ void SegmentSet::Add(SegmentMeta seg) {
   segs_.push_back(std::move(seg));
 }
 
-void SegmentSet::NoteBatch(uint64_t seq, uint64_t offset) {
+void SegmentSet::NoteBatch(uint64_t seq, uint32_t count, uint64_t offset) {
   std::lock_guard<std::mutex> l(mu_);
   assert(!segs_.empty());
+  assert(seq >= segs_.back().end_seq);
+  segs_.back().end_seq = seq + count;
   auto& idx = segs_.back().index;
   if (idx.empty() || offset >= idx.back().offset + kIndexStrideBytes) idx.push_back({seq, offset});
 }
@@ -168,6 +171,7 @@ bool SegmentSet::Locate(uint64_t seq, SegmentMeta* seg, uint64_t* start_offset,
                              [](uint64_t s, const SegmentMeta& m) { return s < m.base_seq; });
   --it;
   seg->base_seq = it->base_seq;
+  seg->end_seq = it->end_seq;
   seg->path = it->path;
   *start_offset = 0;
   for (const IndexEntry& e : it->index) {
@@ -179,16 +183,22 @@ bool SegmentSet::Locate(uint64_t seq, SegmentMeta* seg, uint64_t* start_offset,
   return true;
 }
 
-std::vector<std::string> SegmentSet::RemoveBefore(uint64_t seq) {
+std::vector<std::string> SegmentSet::Before(uint64_t seq, uint64_t* new_first) const {
   std::lock_guard<std::mutex> l(mu_);
-  std::vector<std::string> removed;
+  std::vector<std::string> paths;
   size_t n = 0;
   while (n + 1 < segs_.size() && segs_[n + 1].base_seq <= seq) {
-    removed.push_back(segs_[n].path);
+    paths.push_back(segs_[n].path);
     n++;
   }
+  *new_first = segs_.empty() ? 0 : segs_[n].base_seq;
+  return paths;
+}
+
+void SegmentSet::RemoveFirst(size_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  assert(n < segs_.size());
   segs_.erase(segs_.begin(), segs_.begin() + static_cast<std::ptrdiff_t>(n));
-  return removed;
 }
 
 uint64_t SegmentSet::first_seq(uint64_t if_empty) const {

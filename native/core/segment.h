@@ -23,16 +23,13 @@ std::string SegmentName(uint64_t base_seq);
 bool ParseSegmentName(const std::string& name, uint64_t* base_seq);
 // open(2) flags for a segment written in the given mode.
 int SegmentOpenFlags(SyncMode mode);
-// Fills a new segment file as options.preallocate says and syncs it.
-Status PreallocateSegment(Io* io, int fd, const LogOptions& options);
+// The one way to make a segment file: creates `path` (failing if it exists),
+// fills it as options.preallocate says and syncs it, so that the flusher's
+// later syncs of it only ever cover its own batches. Removes it on failure.
+// The caller makes its name durable (a directory sync) before use.
+Status CreateSegmentFile(Io* io, const std::string& path, const LogOptions& options);
 // A fresh nonzero segment epoch.
 uint32_t NewEpoch();
-
-// Reads and decodes the batch at `offset` of a file of `file_size` bytes.
-// `buf` is scratch space; on kValid it holds the whole batch. An I/O error
-// comes back in *io_status (and the state is then meaningless).
-BatchState ReadBatchAt(Io* io, int fd, uint64_t offset, uint64_t file_size, std::string* buf,
-                       BatchHeader* hdr, Status* io_status);
 
 // The segment being appended to. Owned by the flusher thread.
 class ActiveSegment {
@@ -75,6 +72,9 @@ struct IndexEntry {
 
 struct SegmentMeta {
   uint64_t base_seq = 0;
+  // Sequence number after its last batch. The next segment may start later
+  // (numbers given up by a 'truncate' recovery); reads skip that gap.
+  uint64_t end_seq = 0;
   std::string path;
   std::vector<IndexEntry> index;  // ascending; at most one entry per kIndexStrideBytes
 };
@@ -86,16 +86,20 @@ class SegmentSet {
 
   void Reset(std::vector<SegmentMeta> segs);
   void Add(SegmentMeta seg);
-  // Records that a batch with first sequence `seq` starts at `offset` in the
-  // last segment (kept only every kIndexStrideBytes).
-  void NoteBatch(uint64_t seq, uint64_t offset);
+  // Records that a batch of `count` records from `seq` starts at `offset` in
+  // the last segment (indexed only every kIndexStrideBytes).
+  void NoteBatch(uint64_t seq, uint32_t count, uint64_t offset);
 
   // Finds the segment holding seq and the offset of a batch at or before it.
   // Returns false if seq is below the first segment.
+  // seg->index is left empty.
   bool Locate(uint64_t seq, SegmentMeta* seg, uint64_t* start_offset, bool* is_last,
               uint64_t* next_base) const;
-  // Removes the segments whose every record is below seq, never the last one.
-  std::vector<std::string> RemoveBefore(uint64_t seq);
+  // The segments whose every record is below seq, never the last one; and
+  // the base of the first segment that would remain.
+  std::vector<std::string> Before(uint64_t seq, uint64_t* new_first) const;
+  // Removes the first n segments (as listed by Before).
+  void RemoveFirst(size_t n);
   uint64_t first_seq(uint64_t if_empty) const;
   size_t size() const;
 

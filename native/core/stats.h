@@ -3,6 +3,7 @@
 #define COMMITLOG_CORE_STATS_H_
 
 #include <cstdint>
+#include <string>
 
 namespace commitlog {
 
@@ -46,6 +47,10 @@ struct LogStats {
   uint64_t sync_us_max = 0;
   uint64_t batch_us_p50 = 0;  // write + sync of one batch
   uint64_t batch_us_p99 = 0;
+  // Failures of the background thread, which no append waits for.
+  uint64_t prepare_failures = 0;     // next segment could not be prepared
+  uint64_t checkpoint_failures = 0;  // CHECKPOINT could not be written
+  std::string last_background_error;
 };
 
 }  // namespace commitlog

@@ -21,11 +21,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (DecodeBatch(p + off, size - off, &h) == BatchState::kValid) {
       // Pair assertion: what decodes as valid carries a matching CRC and
       // frames that add up, all inside the input.
-      size_t used = format::kBatchHeaderSize + h.payload_len;
+      size_t used = h.used();
       if (used > size - off) abort();
       uint32_t crc = crc32c::Mask(crc32c::Value(p + off + 4, used - 4));
       if (crc != h.crc) abort();
-      if (!CheckFrames(p + off + format::kBatchHeaderSize, h.payload_len, h.count)) abort();
+      if (!CheckFrames(p + off + h.header_len, h.payload_len, h.count)) abort();
+      if (h.commit_seq > h.base_seq) abort();
     }
   }
   Checkpoint cp;

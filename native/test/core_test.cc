@@ -45,15 +45,24 @@ static void TestBatchRoundTrip() {
         recs.push_back(Record(i, (i * 97) % 700));
         CHECK(b.Add(recs.back().data(), recs.back().size()));
       }
-      uint32_t span = b.Seal(0x1234, 42, 7, align);
+      SealInfo info;
+      info.epoch = 0x1234;
+      info.base_seq = 42;
+      info.prev_crc = 7;
+      info.file_offset = 8192;
+      info.commit_seq = 40;
+      info.timestamp_ms = 1700000000000;
+      uint32_t span = b.Seal(info, align);
       CHECK(span % align == 0);
       BatchHeader h;
       CHECK(DecodeBatch(b.data(), span, &h) == BatchState::kValid);
       CHECK(h.base_seq == 42 && h.count == static_cast<uint32_t>(count) && h.prev_crc == 7);
       CHECK(h.epoch == 0x1234 && h.span == span && h.crc == b.sealed_crc());
+      CHECK(h.version == format::kFormatVersion && h.header_len == format::kBatchHeaderSize);
+      CHECK(h.file_offset == 8192 && h.commit_seq == 40 && h.timestamp_ms == 1700000000000);
       // Every single-byte change inside the used bytes is caught.
       std::string copy(b.data(), span);
-      size_t used = format::kBatchHeaderSize + h.payload_len;
+      size_t used = h.used();
       for (size_t i = 0; i < used; i++) {
         copy[i] ^= 0x20;
         BatchHeader h2;

@@ -15,6 +15,7 @@
         "../core/fault_io.cc",
         "../core/io_posix.cc",
         "../core/log.cc",
+        "../core/reader.cc",
         "../core/recovery.cc",
         "../core/segment.cc",
         "../core/stats.cc",
@@ -22,6 +23,7 @@
         "../binding/addon.cc",
         "../binding/config_binding.cc",
         "../binding/errors.cc",
+        "../binding/inspect.cc",
         "../binding/log_handle.cc",
         "../binding/workers.cc"
       ],
