@@ -72,6 +72,8 @@ export interface NativeBatchInfo {
   timestampMs: number;
   crc: number;
   prevCrc: number;
+  /** The log's identity (decimal; a u64), '0' for version 1 batches. */
+  logId: string;
 }
 
 export interface NativeSegmentInspection {

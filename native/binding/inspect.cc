@@ -29,6 +29,7 @@ Napi::Object BatchToJs(Napi::Env env, uint64_t offset, const BatchHeader& h) {
   b.Set("timestampMs", Num(env, h.timestamp_ms));
   b.Set("crc", Num(env, h.crc));
   b.Set("prevCrc", Num(env, h.prev_crc));
+  b.Set("logId", Napi::String::New(env, std::to_string(h.log_id)));
   return b;
 }
 

@@ -61,6 +61,7 @@ bool BatchBuilder::Add(const char* data, size_t n) {
 uint32_t BatchBuilder::Seal(const SealInfo& info, uint32_t align) {
   assert(count_ > 0);
   assert(info.epoch != 0);
+  assert(info.log_id != 0);
   assert(align >= kMinAlign && align <= kMaxAlign);
   assert((align & (align - 1)) == 0);
   assert(info.file_offset % kMinAlign == 0);
@@ -83,6 +84,7 @@ uint32_t BatchBuilder::Seal(const SealInfo& info, uint32_t align) {
   EncodeFixed64(h + kFileOffsetOffset, info.file_offset);
   EncodeFixed64(h + kCommitSeqOffset, info.commit_seq);
   EncodeFixed64(h + kTimestampOffset, info.timestamp_ms);
+  EncodeFixed64(h + kLogIdOffset, info.log_id);
   // Padding is zeroed so that the bytes on disk are deterministic and a
   // reader that lands in padding sees zeros, never stale staging data.
   std::memset(h + size_, 0, span - size_);
@@ -101,6 +103,7 @@ const char* DescribeBatchState(BatchState st) {
     case BatchState::kBadHeader: return "invalid batch header";
     case BatchState::kBadCrc: return "batch fails its checksum";
     case BatchState::kMisplaced: return "batch written for another offset";
+    case BatchState::kForeign: return "batch of another log";
   }
   return "?";
 }
@@ -165,8 +168,9 @@ BatchState DecodeBatch(const char* data, size_t avail, BatchHeader* hdr) {
     hdr->file_offset = DecodeFixed64(data + kFileOffsetOffset);
     hdr->commit_seq = DecodeFixed64(data + kCommitSeqOffset);
     hdr->timestamp_ms = DecodeFixed64(data + kTimestampOffset);
+    hdr->log_id = DecodeFixed64(data + kLogIdOffset);
     // The writer never claims records of this batch or later were durable.
-    if (hdr->commit_seq > hdr->base_seq) return BatchState::kBadHeader;
+    if (hdr->commit_seq > hdr->base_seq || hdr->log_id == 0) return BatchState::kBadHeader;
   } else {
     hdr->commit_seq = hdr->base_seq;
   }

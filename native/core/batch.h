@@ -42,6 +42,7 @@ struct SealInfo {
   uint64_t file_offset = 0;   // where the batch goes in its segment file
   uint64_t commit_seq = 0;    // every record below it is durable already
   uint64_t timestamp_ms = 0;  // wall clock, for time-based retention and seeking
+  uint64_t log_id = 0;        // the log's identity, nonzero
 };
 
 // Stages records for one batch. Not thread-safe: the committer holds its
@@ -93,6 +94,7 @@ enum class BatchState {
   kBadHeader,  // wrong magic, version or field values
   kBadCrc,     // header sane but CRC mismatch (torn write or corruption)
   kMisplaced,  // a valid version 2 batch whose file_offset is not where it was read
+  kForeign,    // a valid version 2 batch of another log (log_id)
 };
 
 const char* DescribeBatchState(BatchState st);
@@ -115,6 +117,7 @@ struct BatchHeader {
   // had one batch in flight at a time, so there it is base_seq.
   uint64_t commit_seq = 0;
   uint64_t timestamp_ms = 0;  // version 2; 0 for version 1
+  uint64_t log_id = 0;        // version 2; 0 for version 1
 
   uint64_t used() const { return uint64_t{header_len} + payload_len; }
   uint64_t end_seq() const { return base_seq + count; }

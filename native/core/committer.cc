@@ -32,6 +32,7 @@ Committer::Committer(Io* io, std::string dir, const LogOptions& options, Segment
       checkpoint_(checkpoint),
       syncs_(options.sync != SyncMode::kNone),
       open_seq_(next_seq),
+      log_id_(checkpoint->current().log_id),
       next_seq_(next_seq),
       batch_base_(next_seq),
       segment_(std::move(tail)),
@@ -136,6 +137,7 @@ Status Committer::WriteBatch(uint64_t base_seq) {
   info.base_seq = base_seq;
   info.prev_crc = segment_->last_crc();
   info.file_offset = segment_->offset();
+  info.log_id = log_id_;
   // One batch in flight: everything before this one is durable already. The
   // watermark lets recovery tell, from a later batch, that this one was
   // acknowledged (docs/FORMAT.md). With sync 'none' nothing more is proven.

@@ -92,6 +92,7 @@ class Committer {
   CheckpointKeeper* const checkpoint_;
   const bool syncs_;         // the mode makes each batch durable before acknowledging it
   const uint64_t open_seq_;  // durable at open
+  const uint64_t log_id_;
   std::function<void()> notify_;
 
   // Guarded by mu_.

@@ -71,6 +71,7 @@ Status Log::Open(Io* io, const std::string& dir, const LogOptions& options,
   if (!s.ok()) return s;
   log->recovery_ = rec.report;
   log->checkpoint_.Reset(rec.checkpoint);
+  log->log_id_ = rec.checkpoint.log_id;
   std::unique_ptr<ActiveSegment> tail;
   s = log->OpenTail(&rec, &tail);
   if (!s.ok()) return s;
@@ -230,6 +231,7 @@ Status Log::ReadSegment(const SegmentMeta& seg, uint64_t offset, uint64_t from, 
     return s.WithPath(seg.path);
   }
   BatchReader reader(io_, fd, size);
+  reader.set_log_id(log_id());
   while (s.ok() && from < stop && offset < size) {
     BatchHeader h;
     BatchState st = reader.ReadAt(offset, &h, &s);

@@ -52,7 +52,9 @@ class Log {
   uint64_t durable_seq() const { return committer_->durable_seq(); }
   Status failure() const { return committer_->failure(); }
   uint64_t first_seq() const { return segments_.first_seq(durable_seq()); }
-  uint64_t log_id() const { return checkpoint_.current().log_id; }
+  // The log's identity, chosen when it was created (CHECKPOINT, and every
+  // version 2 batch).
+  uint64_t log_id() const { return log_id_; }
 
   // Reads durable records with sequence numbers in [from, limit), at most
   // about max_bytes of them (always at least one record if there is one).
@@ -88,6 +90,7 @@ class Log {
   int lock_fd_;
   SegmentSet segments_;
   CheckpointKeeper checkpoint_;
+  uint64_t log_id_ = 0;
   std::unique_ptr<Committer> committer_;
   RecoveryReport recovery_;
   bool closed_ = false;

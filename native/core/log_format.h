@@ -28,9 +28,10 @@ static constexpr size_t kSpanOffset = 36;        // u32 bytes from this header t
 static constexpr size_t kFileOffsetOffset = 40;  // u64 offset of this header in its segment file
 static constexpr size_t kCommitSeqOffset = 48;   // u64 every record below it was durable at seal
 static constexpr size_t kTimestampOffset = 56;   // u64 milliseconds since the Unix epoch, at seal
+static constexpr size_t kLogIdOffset = 64;       // u64 the log's identity (CHECKPOINT), nonzero
 
 static constexpr size_t kBatchHeaderSizeV1 = 40;
-static constexpr size_t kBatchHeaderSize = 64;  // what this code writes
+static constexpr size_t kBatchHeaderSize = 72;  // what this code writes
 static constexpr size_t kMaxBatchHeaderSize = kBatchHeaderSize;
 
 static constexpr uint32_t kBatchMagic = 0x31424c43u;  // bytes "CLB1" (both versions)
@@ -67,7 +68,7 @@ static constexpr uint16_t kCheckpointFlagGap = 4;      // gap_from/gap_to hold a
 static constexpr uint16_t kCheckpointFlagsKnown = 7;
 
 static_assert(kBatchHeaderSizeV1 == kSpanOffset + 4, "span is the last version 1 field");
-static_assert(kBatchHeaderSize == kTimestampOffset + 8, "timestamp is the last version 2 field");
+static_assert(kBatchHeaderSize == kLogIdOffset + 8, "log_id is the last version 2 field");
 static_assert(kBatchHeaderSize % 8 == 0, "header keeps the payload 8-byte aligned");
 static_assert(kMinAlign % 512 == 0, "batches start on sector boundaries");
 static_assert((kMaxAlign & (kMaxAlign - 1)) == 0, "alignment is a power of two");

@@ -54,6 +54,7 @@ BatchState BatchReader::ReadAt(uint64_t offset, BatchHeader* hdr, Status* io_sta
   if (st != BatchState::kValid) return st;
   // Version 2 binds a batch to its place (defect 7); version 1 cannot.
   if (hdr->version >= 2 && hdr->file_offset != offset) return BatchState::kMisplaced;
+  if (hdr->version >= 2 && log_id_ != 0 && hdr->log_id != log_id_) return BatchState::kForeign;
   payload_ = p + hdr->header_len;
   return st;
 }

@@ -2,9 +2,10 @@
 // one set of validation rules (LevelDB has one log::Reader). Recovery, reads,
 // the fuzzers, the tests (through the addon's inspectSegment) and the CLI all
 // use it. A batch is accepted only if it decodes (DecodeBatch) AND, for
-// version 2, records the offset it is read at: a batch image embedded in a
-// record's payload, or left by an older use of the file at another offset,
-// never validates as a batch of this file (issue 9, defect 7).
+// version 2, records the offset it is read at and the log's identity: a
+// batch image embedded in a record's payload (another log's, or this one's
+// at another place), or left by an older use of the file, never validates
+// as a batch of this file here (issue 9, defect 7).
 //
 // Whether a valid batch *continues* the log (sequence, epoch, chain) is the
 // second rule, ChainState::Continues, shared the same way.
@@ -36,6 +37,9 @@ class BatchReader {
   BatchState ReadAt(uint64_t offset, BatchHeader* hdr, Status* io_status);
   const char* payload() const { return payload_; }
   uint64_t file_size() const { return file_size_; }
+  // Version 2 batches of another log read as kForeign. 0: any log (when
+  // the identity is not known yet).
+  void set_log_id(uint64_t log_id) { log_id_ = log_id; }
 
   // Raw bytes [offset, offset + n) (n <= window), for scans that look at
   // every sector. *got < n only at end of file.
@@ -49,6 +53,7 @@ class BatchReader {
   const int fd_;
   const uint64_t file_size_;
   const size_t window_bytes_;
+  uint64_t log_id_ = 0;
   std::string buf_;
   uint64_t buf_offset_ = 0;
   size_t buf_len_ = 0;

@@ -78,7 +78,7 @@ Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& base
     // hold such pages (the log stops at the first failure): read it from the
     // device.
     if (s.ok() && last) s = io->DropCache(fd).WithPath(seg.path);
-    if (s.ok()) s = ScanSegment(io, fd, seg.path, chain, &seg);
+    if (s.ok()) s = ScanSegment(io, fd, seg.path, chain, &scan->log_id, &seg);
     io->Close(fd);
     if (!s.ok()) return s;
     scan->segs.push_back(std::move(seg));
@@ -90,7 +90,7 @@ Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& base
 // file and log (same epoch when known, base_seq >= min_seq): the highest
 // commit_seq among them says what was durable when they were sealed. Also
 // finds the end of the last non-zero byte, i.e. how much a cut must clear.
-Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, BeyondScan* out) {
+Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, uint64_t log_id, BeyondScan* out) {
   *out = BeyondScan();
   out->scanned = true;
   out->nonzero_end = from;
@@ -98,6 +98,7 @@ Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, BeyondScan* out
   Status s = io->Open(seg.path, O_RDONLY, 0, &fd);
   if (!s.ok()) return s;
   BatchReader reader(io, fd, seg.file_size);
+  reader.set_log_id(log_id);
   std::vector<uint64_t> candidates;
   for (uint64_t off = from; s.ok() && off < seg.file_size;) {
     const char* p;
@@ -139,6 +140,7 @@ Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogSc
   } else if (!s.ok()) {
     return s;
   }
+  if (scan->have_cp && scan->cp.version >= 2) scan->log_id = scan->cp.log_id;
   std::vector<uint64_t> bases;
   s = ListLog(io, dir, scan, &bases);
   if (s.ok()) s = ScanAll(io, dir, bases, scan);
@@ -151,7 +153,7 @@ Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogSc
   bool clean = scan->have_cp && cp.clean && scan->stop_in_tail && cp.tail_base == seg.base &&
                cp.tail_end == seg.end_offset && cp.tail_crc == seg.chain.last_crc && seg.clean_end;
   if (clean || scan->stop_offset >= seg.file_size) return Status::OK();
-  return ScanBeyond(io, seg, scan->stop_offset, &scan->beyond);
+  return ScanBeyond(io, seg, scan->stop_offset, scan->log_id, &scan->beyond);
 }
 
 // --- Step 2: decide --------------------------------------------------------
@@ -223,7 +225,7 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
   const Checkpoint& cp = scan.cp;
   bool cp_has_first = scan.have_cp && cp.version >= 2;
   uint64_t cp_first = cp_has_first ? cp.first_seq : 0;
-  plan.checkpoint.log_id = cp.log_id;
+  plan.checkpoint.log_id = scan.log_id;
   plan.checkpoint.no_sync = options.sync == SyncMode::kNone;
   rep.truncation_finished = static_cast<uint32_t>(scan.below_first.size());
 
@@ -406,7 +408,7 @@ Status Apply(Io* io, const std::string& dir, const LogOptions& options, const Lo
 }  // namespace
 
 Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& chain,
-                   SegmentScan* out) {
+                   uint64_t* log_id, SegmentScan* out) {
   out->chain = chain;
   out->end_offset = 0;
   out->clean_end = false;
@@ -415,6 +417,7 @@ Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& ch
   Status s = io->FileSize(fd, &out->file_size);
   if (!s.ok()) return s.WithPath(path);
   BatchReader reader(io, fd, out->file_size, 1 << 20);
+  reader.set_log_id(*log_id);
   uint64_t pos = 0;
   while (pos < out->file_size) {
     BatchHeader h;
@@ -431,6 +434,10 @@ Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& ch
     }
     out->chain.Accept(h);
     out->last_version = h.version;
+    if (*log_id == 0 && h.log_id != 0) {
+      *log_id = h.log_id;
+      reader.set_log_id(*log_id);
+    }
     pos += h.span;
     out->end_offset = pos;
   }

@@ -71,6 +71,9 @@ struct BeyondScan {
 };
 
 struct LogScan {
+  // The log's identity: the checkpoint's, or (without a version 2 one) that
+  // of the first version 2 batch of the walk; 0 if neither exists.
+  uint64_t log_id = 0;
   bool have_cp = false;
   bool cp_corrupt = false;
   Checkpoint cp;
@@ -119,9 +122,10 @@ struct RecoveredLog {
 Status Recover(Io* io, const std::string& dir, const LogOptions& options, RecoveredLog* out);
 
 // Scans one open segment from offset 0, walking from `chain` (whose next_seq
-// must be the segment's base). Exposed for inspection tools.
+// must be the segment's base). Batches of another log than *log_id end the
+// walk; if *log_id is 0, the first version 2 batch sets it.
 Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& chain,
-                   SegmentScan* out);
+                   uint64_t* log_id, SegmentScan* out);
 
 }  // namespace commitlog
 
