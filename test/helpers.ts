@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
-import { native } from '../lib/native';
+import { createRequire } from 'node:module';
+import type { NativeSegmentInspection } from '../lib/native';
 
 const made: string[] = [];
 
@@ -20,9 +21,14 @@ afterEach(() => {
 
 export type { NativeBatchInfo as BatchInfo } from '../lib/native';
 
+// The production addon, loaded directly: importing lib/native here would pick
+// the addon before a fault-injection test file could ask for the test one.
+let inspector: { inspectSegment(path: string): NativeSegmentInspection } | undefined;
+
 /** The valid batches of a segment file, walked by the core's one BatchReader. */
 export function parseBatches(file: string) {
-  return native.inspectSegment(file).batches;
+  inspector ??= createRequire(__filename)('node-gyp-build')(path.join(__dirname, '..'));
+  return inspector!.inspectSegment(file).batches;
 }
 
 export function segmentFiles(dir: string): string[] {
