@@ -17,8 +17,6 @@ using namespace format;
 
 namespace {
 
-constexpr size_t kZeroChunk = 1 << 20;
-
 std::string Num(uint64_t v) { return std::to_string(v); }
 
 bool IsLeftover(const std::string& name) {
@@ -354,12 +352,7 @@ Status ZeroRange(Io* io, const std::string& path, uint64_t from, uint64_t to) {
   int fd;
   Status s = io->Open(path, O_RDWR, 0, &fd);
   if (!s.ok()) return s;
-  static const std::string kZeros(kZeroChunk, '\0');
-  for (uint64_t off = from; s.ok() && off < to;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), to - off));
-    s = io->PWrite(fd, kZeros.data(), n, off);
-    off += n;
-  }
+  s = WriteZeros(io, fd, from, to);
   // The cut must be durable before appends reuse this space: otherwise a
   // power loss could bring back the torn bytes after new batches.
   if (s.ok()) s = io->Sync(fd, SyncKind::kData);

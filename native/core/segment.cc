@@ -15,7 +15,8 @@ namespace commitlog {
 
 std::string SegmentName(uint64_t base_seq) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%020llu.log", static_cast<unsigned long long>(base_seq));
+  std::snprintf(buf, sizeof(buf), "%0*llu%s", static_cast<int>(format::kSegmentNameDigits),
+                static_cast<unsigned long long>(base_seq), format::kSegmentSuffix);
   return buf;
 }
 
@@ -60,11 +61,7 @@ Status CreateSegmentFile(Io* io, const std::string& path, const LogOptions& opti
   } else if (options.preallocate == Preallocate::kZero || options.preallocate == Preallocate::kAuto) {
     // Real zeros, not a hole or an unwritten extent: appends into written
     // blocks are plain overwrites, and fdatasync then has no metadata to flush.
-    static const std::string kZeros(1 << 20, '\0');
-    for (uint64_t off = 0; s.ok() && off < options.segment_bytes; off += kZeros.size()) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), options.segment_bytes - off));
-      s = io->PWrite(fd, kZeros.data(), n, off);
-    }
+    s = WriteZeros(io, fd, 0, options.segment_bytes);
   }
   // Durable before use, so that the flusher's syncs of this file only ever
   // cover its own batches, and a power loss cannot bring back what an older
@@ -73,6 +70,17 @@ Status CreateSegmentFile(Io* io, const std::string& path, const LogOptions& opti
   io->Close(fd);
   if (!s.ok()) io->Unlink(path);
   return s.WithPath(path);
+}
+
+Status WriteZeros(Io* io, int fd, uint64_t from, uint64_t to) {
+  static const std::string kZeros(1 << 20, '\0');
+  Status s;
+  for (uint64_t off = from; s.ok() && off < to;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), to - off));
+    s = io->PWrite(fd, kZeros.data(), n, off);
+    off += n;
+  }
+  return s;
 }
 
 uint32_t NewEpoch() {

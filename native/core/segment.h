@@ -28,6 +28,9 @@ int SegmentOpenFlags(SyncMode mode);
 // later syncs of it only ever cover its own batches. Removes it on failure.
 // The caller makes its name durable (a directory sync) before use.
 Status CreateSegmentFile(Io* io, const std::string& path, const LogOptions& options);
+// Writes zeros over [from, to) of fd: the one zero-fill loop (preallocation
+// and recovery's cut both use it). Does not sync.
+Status WriteZeros(Io* io, int fd, uint64_t from, uint64_t to);
 // A fresh nonzero segment epoch.
 uint32_t NewEpoch();
 
