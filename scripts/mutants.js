@@ -184,6 +184,18 @@ function lineOf(src, offset) {
  * pointer: `io`, `io_`, `this->io_`, `options.io`, `PosixIo()`, ... Each site
  * carries the expression to replace (receiver through the closing paren).
  */
+// Whether offset k of src lies inside an `#if defined(__APPLE__)` block.
+function appleOnly(src, k) {
+  const stack = [];
+  for (const m of src.slice(0, k).matchAll(/^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)$/gm)) {
+    const [, d, rest] = m;
+    if (d === 'if' || d === 'ifdef' || d === 'ifndef') stack.push(/__APPLE__/.test(rest) && d !== 'ifndef');
+    else if (d === 'elif' || d === 'else') stack[stack.length - 1] = false;
+    else stack.pop();
+  }
+  return stack.some(Boolean);
+}
+
 function findSites() {
   const all = fs.readdirSync(coreDir).sort();
   const sources = all.filter((n) => n.endsWith('.cc') && !IO_IMPLEMENTATIONS.includes(n));
@@ -207,6 +219,11 @@ function findSites() {
       const line = lineOf(src, start);
       const code = src.split('\n')[line - 1].trim();
       const receiver = m[2];
+      if (appleOnly(src, start)) {
+        // Not compiled on this machine: removing it cannot change anything here.
+        skipped.push({ file, line, code, why: 'inside #if defined(__APPLE__), not compiled here', start: exprStart, end: close + 1 });
+        continue;
+      }
       if (!names.has(receiver) || close < 0) {
         skipped.push({ file, line, code, why: close < 0 ? 'unbalanced parentheses' : `receiver ${receiver} is not an Io*`, start: exprStart, end: open + 1 });
         continue;
