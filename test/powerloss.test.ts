@@ -1,9 +1,19 @@
-// Randomized power-loss tests on the fault-injection addon: the I/O layer
-// remembers what was not yet synced, and at a random moment the "machine
-// loses power": every write not covered by an fsync of its file, and every
-// create/rename/link/unlink not covered by an fsync of its directory, is
-// undone, except a random subset of writes (the last one possibly torn at a
-// 512-byte boundary). kill -9 cannot test this: it leaves the page cache.
+// Randomized power-loss tests on the fault-injection addon (the crash model
+// of native/core/fault_io.h). The I/O layer remembers what is not durable;
+// each round is one machine session that ends in a power loss:
+//  - several process lifetimes come before it: the process dies (a crash at
+//    a random system call, or after some acknowledgements) or its log
+//    fail-stops on an injected EIO and is closed; then the log is reopened
+//    with the page cache as the dead process left it, appends more, and is
+//    acknowledged again; only then the machine loses power;
+//  - a sync that fails loses its data (now, later, or in part), even if a
+//    later sync of the file succeeds;
+//  - at the power loss every sector not made durable survives or not at
+//    random, and each directory entry changed since its directory's last
+//    fsync keeps or loses its change independently of the others.
+// After it, a strict open must succeed, and every record acknowledged by a
+// syncing mode must read back identical; numbers never name two contents.
+// kill -9 cannot test this: it leaves the page cache.
 import fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadFaultAddon, tmpDir } from './helpers';
@@ -16,8 +26,9 @@ beforeAll(async () => {
 });
 afterEach(() => fault.disarm());
 
-const LOG_ROUNDS = Number(process.env.COMMITLOG_POWER_ROUNDS ?? 1500);
-const CONFIG_ROUNDS = Number(process.env.COMMITLOG_POWER_ROUNDS ?? 1500);
+const LOG_ROUNDS = Number(process.env.COMMITLOG_POWER_ROUNDS ?? 2000);
+const CONFIG_ROUNDS = Number(process.env.COMMITLOG_CONFIG_POWER_ROUNDS ?? process.env.COMMITLOG_POWER_ROUNDS ?? 8000);
+const EIO = 5;
 
 function rngFrom(seed: number) {
   let s = seed >>> 0 || 1;
@@ -29,7 +40,7 @@ function rngFrom(seed: number) {
   };
 }
 
-/** Record bytes as a pure function of (round, id, part of parts), so any record read back can be checked. */
+/** Record bytes as a pure function of (round, life, id, part of parts), so any record read back can be checked. */
 function rec(round: number, id: number, part: number, len: number, parts = 1): Buffer {
   const head = Buffer.from(`${round}:${id}:${part}/${parts}|`);
   const body = Buffer.alloc(len);
@@ -45,128 +56,183 @@ function parse(buf: Buffer) {
   return rec(r, id, part, len, parts).equals(buf) ? { r, id, part, parts } : undefined;
 }
 
+type Rand = () => number;
+type Plan = { crashAt?: number; failAt?: number; kind?: string; errno?: number };
+
+/** How one process lifetime ends: a crash at a random step, an EIO on a random sync or write, or neither. */
+function lifePlan(rand: Rand): Plan {
+  const r = rand();
+  if (r < 0.45) return { crashAt: 3 + Math.floor(rand() * 150) };
+  if (r < 0.65) return { failAt: Math.floor(rand() * 12), kind: 'sync', errno: EIO };
+  if (r < 0.75) return { failAt: Math.floor(rand() * 12), kind: 'write', errno: EIO };
+  return {};
+}
+
+function logOptions(rand: Rand) {
+  const r = rand();
+  return {
+    segmentBytes: 64 * 1024,
+    alignBytes: rand() < 0.5 ? 512 : 4096,
+    preallocate: (['zero', 'none', 'fallocate', 'auto'] as const)[Math.floor(rand() * 4)],
+    sync: r < 0.65 ? ('fdatasync' as const) : r < 0.8 ? ('fsync' as const) : ('none' as const),
+  };
+}
+
+interface LogState {
+  dir: string;
+  /** Content of every number acknowledged by a syncing mode (or made durable since): must never change. */
+  durable: Map<number, Buffer>;
+  maxTruncate: number;
+}
+
+/** One process lifetime: open, append from many callers until the plan ends it, maybe retention, close. */
+async function live(st: LogState, round: number, rand: Rand, ids: { next: number }, weak: Map<number, Buffer>) {
+  const opts = logOptions(rand);
+  const log = await lib.CommitLog.open(st.dir, opts).catch((e) => {
+    expect(['ECANCELED', 'EIO']).toContain(e.code);
+    return undefined;
+  });
+  if (!log) return;
+  // The open synced everything it found: what 'none' lives acknowledged is durable now.
+  for (const [seq, b] of weak) if (seq < log.durableSeq) st.durable.set(seq, b);
+  weak.clear();
+  const crashAfter = Math.floor(rand() * 60);
+  let acks = 0;
+  const truncateAt = rand() < 0.2 ? Math.floor(rand() * 40) : -1;
+  const callers = Array.from({ length: 1 + Math.floor(rand() * 16) }, async () => {
+    for (;;) {
+      if (fault.crashed() || acks >= crashAfter) return;
+      const myId = ids.next++;
+      const parts = rand() < 0.2 ? 2 + Math.floor(rand() * 4) : 1;
+      const recs = Array.from({ length: parts }, (_, p) => rec(round, myId, p, Math.floor(rand() * 3000), parts));
+      let seq: number;
+      try {
+        seq = parts === 1 ? await log.append(recs[0]) : await log.appendMany(recs);
+      } catch {
+        return; // ECANCELED (the process is dead), EIO, then ERR_LOG_FAILED
+      }
+      const into = opts.sync === 'none' ? weak : st.durable;
+      recs.forEach((b, k) => into.set(seq + k, b));
+      if (++acks === truncateAt) {
+        const to = Math.floor(rand() * (seq + 1));
+        st.maxTruncate = Math.max(st.maxTruncate, to);
+        log.truncateBefore(to).catch(() => {});
+      }
+    }
+  });
+  await Promise.all(callers);
+  if (rand() < 0.7) fault.crash(); // the process dies; else a clean close
+  await log.close().catch(() => {});
+}
+
+/** After the power loss: a strict open, every durable record intact, groups whole, nothing unknown. */
+async function verify(st: LogState, round: number, seed: number) {
+  const fail = (what: string) => {
+    throw new Error(`round ${round}: ${what} (seed ${seed}; replay with COMMITLOG_SEED=${seed})`);
+  };
+  const again = await lib.CommitLog.open(st.dir, { segmentBytes: 64 * 1024 });
+  if (again.recovery.corruption) fail(`recovery reports corruption: ${again.recovery.reason}`);
+  const first = again.firstSeq;
+  if (first > st.maxTruncate) fail(`log starts at ${first}, retention asked for at most ${st.maxTruncate}`);
+  const seen = new Map<number, Buffer>();
+  const groups = new Map<string, { n: number; parts: number }>();
+  let prev = -1;
+  for await (const r of again.read()) {
+    if (r.seq <= prev) fail(`sequence ${r.seq} after ${prev}`);
+    prev = r.seq;
+    const p = parse(r.data);
+    if (!p) fail(`record ${r.seq} was never appended`);
+    seen.set(r.seq, Buffer.from(r.data));
+    const key = `${p!.r}:${p!.id}`;
+    const g = groups.get(key) ?? { n: 0, parts: p!.parts };
+    g.n++;
+    groups.set(key, g);
+  }
+  for (const [seq, b] of st.durable) {
+    if (seq < first) continue;
+    const got = seen.get(seq);
+    if (!got) fail(`acknowledged record ${seq} lost`);
+    if (!got!.equals(b)) fail(`number ${seq} names other content than was acknowledged`);
+  }
+  for (const [key, g] of groups) if (g.n !== g.parts) fail(`group ${key} has ${g.n} of ${g.parts} records`);
+  // Everything read now is durable: the open synced it.
+  for (const [seq, b] of seen) st.durable.set(seq, b);
+  const next = await again.append(rec(round, 1e6, 0, 10));
+  if (next < (prev < 0 ? 0 : prev + 1)) fail(`append after recovery got ${next}, log ends at ${prev}`);
+  st.durable.set(next, rec(round, 1e6, 0, 10));
+  await again.close();
+}
+
 describe('power loss', () => {
-  it(`CommitLog: every acknowledged record survives ${LOG_ROUNDS} random power losses`, async () => {
+  it(`CommitLog: every acknowledged record survives ${LOG_ROUNDS} power losses, each after up to 4 process lifetimes`, async () => {
     const seed = Number(process.env.COMMITLOG_SEED ?? Date.now() % 1e9);
     const rand = rngFrom(seed);
-    let dir = tmpDir();
-    let verified: Buffer[] = [];
-    let lost = 0;
-    let torn = 0;
-    let undone = 0;
+    let st: LogState = { dir: tmpDir(), durable: new Map(), maxTruncate: 0 };
+    const totals = { lives: 0, sectorsLost: 0, doomed: 0, namesReverted: 0 };
     try {
       for (let round = 0; round < LOG_ROUNDS; round++) {
-        if (round % 25 === 0) {
-          dir = tmpDir();
-          verified = [];
+        if (round % 20 === 0) st = { dir: tmpDir(), durable: new Map(), maxTruncate: 0 };
+        const lives = 1 + Math.floor(rand() * 4);
+        const weak = new Map<number, Buffer>();
+        const ids = { next: 0 };
+        for (let life = 0; life < lives; life++) {
+          // A restart keeps what the dead process left unsynced: only the
+          // power loss at the end of the round takes it away.
+          fault.arm({ trackDurability: true, keepState: life > 0, seed: seed + round * 8 + life, ...lifePlan(rand) });
+          await live(st, round, rand, ids, weak);
         }
-        const opts = {
-          segmentBytes: 64 * 1024,
-          alignBytes: rand() < 0.5 ? 512 : 4096,
-          preallocate: (['zero', 'none', 'fallocate', 'auto'] as const)[Math.floor(rand() * 4)],
-        };
-        // The crash comes at a random system call (often between a batch's
-        // write and its sync), or after a random number of acknowledgements.
-        fault.arm({ trackDurability: true, crashAt: 5 + Math.floor(rand() * 150) });
-        // The crash may come during open itself (recovery, first segment).
-        const log = await lib.CommitLog.open(dir, opts).catch((e) => {
-          expect(e.code).toBe('ECANCELED');
-          return undefined;
-        });
-        const acked = new Map<number, Buffer[]>();
-        const crashAfter = Math.floor(rand() * 60);
-        let acks = 0;
-        let id = 0;
-        const callers = Array.from({ length: 1 + Math.floor(rand() * 16) }, async () => {
-          while (log && !fault.crashed()) {
-            const myId = id++;
-            const parts = rand() < 0.2 ? 2 + Math.floor(rand() * 4) : 1;
-            const recs = Array.from({ length: parts }, (_, p) => rec(round, myId, p, Math.floor(rand() * 3000), parts));
-            try {
-              const seq = parts === 1 ? await log.append(recs[0]) : await log.appendMany(recs);
-              acked.set(seq, recs);
-              if (++acks >= crashAfter) fault.crash();
-            } catch {
-              return; // the "machine" is down: ECANCELED, then ERR_LOG_FAILED
-            }
-          }
-        });
-        if (crashAfter === 0) fault.crash();
-        await Promise.all(callers);
-        await log?.close().catch(() => {});
-        const pl = fault.powerLoss({ seed: seed + round, keep: [0, 0.5, 1][round % 3], tear: true });
-        lost += pl.writesLost;
-        torn += pl.writesTorn;
-        undone += pl.dirOpsUndone;
+        totals.lives += lives;
+        fault.crash();
+        const keep = [0, 0.5, 1][round % 3];
+        const pl = fault.powerLoss({ seed: seed + round, keep, dirKeep: rand() < 0.5 ? 0.5 : keep, tear: true });
+        totals.sectorsLost += pl.sectorsLost;
+        totals.doomed += pl.doomedSectors;
+        totals.namesReverted += pl.dirOpsUndone;
         fault.disarm();
-
-        const again = await lib.CommitLog.open(dir, opts);
-        expect(again.recovery.corruption).toBe(false);
-        const known = verified.length;
-        const groups = new Map<string, { n: number; parts: number }>();
-        let next = again.firstSeq;
-        for await (const r of again.read()) {
-          if (r.seq !== next++) throw new Error(`round ${round}: gap at ${r.seq} (seed ${seed})`);
-          if (r.seq < known) {
-            if (!r.data.equals(verified[r.seq])) throw new Error(`round ${round}: record ${r.seq} changed (seed ${seed})`);
-            continue;
-          }
-          const p = parse(r.data);
-          if (!p) throw new Error(`round ${round}: record ${r.seq} was never appended (seed ${seed})`);
-          verified[r.seq] = Buffer.from(r.data);
-          const key = `${p.r}:${p.id}`;
-          const g = groups.get(key) ?? { n: 0, parts: p.parts };
-          g.n++;
-          groups.set(key, g);
-        }
-        if (next < known) throw new Error(`round ${round}: log shrank from ${known} to ${next} (seed ${seed})`);
-        verified.length = next;
-        for (const [seq, recs] of acked) {
-          recs.forEach((b, k) => {
-            if (!verified[seq + k]?.equals(b)) throw new Error(`round ${round}: acknowledged record ${seq + k} lost (seed ${seed})`);
-          });
-        }
-        // appendMany groups: all there or all gone, acknowledged or not.
-        for (const [key, g] of groups) {
-          if (g.n !== g.parts) throw new Error(`round ${round}: group ${key} has ${g.n} of ${g.parts} records (seed ${seed})`);
-        }
-        // The log takes appends again after recovery.
-        const s = await again.append(rec(round, 1e6, 0, 10));
-        expect(s).toBe(next);
-        verified[s] = rec(round, 1e6, 0, 10);
-        await again.close();
+        await verify(st, round, seed);
       }
     } catch (err) {
       console.error(`power-loss test failed; replay with COMMITLOG_SEED=${seed}`);
       throw err;
     }
-    console.log(`power loss: ${LOG_ROUNDS} crash states, ${lost} unsynced writes lost, ${torn} torn, ${undone} directory changes undone`);
-    expect(lost).toBeGreaterThan(0);
-    expect(undone).toBeGreaterThan(0);
+    console.log(
+      `power loss (log): ${LOG_ROUNDS} crash states after ${totals.lives} process lifetimes ` +
+        `(${(totals.lives / LOG_ROUNDS).toFixed(2)} per crash); ${totals.sectorsLost} sectors lost, ` +
+        `${totals.doomed} doomed by failed syncs, ${totals.namesReverted} directory entries reverted; 0 acknowledged records lost`,
+    );
+    expect(totals.sectorsLost).toBeGreaterThan(0);
+    expect(totals.namesReverted).toBeGreaterThan(0);
   });
 
-  it(`ConfigFile: load() returns the last acknowledged value or a newer one after ${CONFIG_ROUNDS} random power losses`, async () => {
+  it(`ConfigFile: load() returns the last acknowledged value or a newer one after ${CONFIG_ROUNDS} power losses with restarts`, async () => {
     const seed = Number(process.env.COMMITLOG_SEED ?? Date.now() % 1e9);
     const rand = rngFrom(seed ^ 0x5bd1e995);
     let states = 0;
+    let lives = 0;
     for (let round = 0; round < CONFIG_ROUNDS; round++) {
       const file = `${tmpDir()}/state.json`;
-      const cfg = new lib.ConfigFile<{ v: number }>(file);
       const warm = Math.floor(rand() * 3);
-      for (let i = 1; i <= warm; i++) await cfg.save({ v: i });
+      for (let i = 1; i <= warm; i++) await new lib.ConfigFile<{ v: number }>(file).save({ v: i });
       let lastAcked = warm; // 0: nothing saved yet
-      fault.arm({ trackDurability: true, crashAt: Math.floor(rand() * 20) });
       let v = warm;
-      while (!fault.crashed() && v < warm + 4) {
-        v++;
-        const ok = await cfg.save({ v }).then(
-          () => true,
-          () => false,
-        );
-        if (ok) lastAcked = v;
+      const n = 1 + Math.floor(rand() * 3);
+      for (let life = 0; life < n; life++) {
+        const plan: Plan = rand() < 0.7 ? { crashAt: Math.floor(rand() * 20) } : { failAt: Math.floor(rand() * 4), kind: 'sync', errno: EIO };
+        fault.arm({ trackDurability: true, keepState: life > 0, seed: seed + round * 4 + life, ...plan });
+        const cfg = new lib.ConfigFile<{ v: number }>(file, { defaults: { v: 0 } });
+        if (life > 0) await cfg.load().catch(() => {});
+        for (let k = 0; k < 4 && !fault.crashed(); k++) {
+          v++;
+          const ok = await cfg.save({ v }).then(
+            () => true,
+            () => false,
+          );
+          if (ok) lastAcked = v;
+        }
+        fault.crash();
+        lives++;
       }
-      fault.crash();
-      fault.powerLoss({ seed: seed + round, keep: [0, 0.5, 1][round % 3], tear: true });
+      fault.powerLoss({ seed: seed + round, keep: [0, 0.5, 1][round % 3], dirKeep: rand() < 0.5 ? 0.5 : undefined, tear: true });
       fault.disarm();
       const loaded = await new lib.ConfigFile<{ v: number }>(file, { defaults: { v: 0 } }).load();
       if (loaded.v < lastAcked || loaded.v > v) {
@@ -175,6 +241,7 @@ describe('power loss', () => {
       states++;
       expect(fs.existsSync(file + '.bak.tmp')).toBe(false);
     }
+    console.log(`power loss (config): ${states} crash states after ${lives} process lifetimes`);
     expect(states).toBe(CONFIG_ROUNDS);
   });
 });
