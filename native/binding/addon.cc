@@ -119,18 +119,34 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info) {
 }
 
 #if defined(COMMITLOG_FAULT_INJECTION)
-// fault.arm({ crashAt?, failAt?, errno?, kind? }), fault.disarm(), fault.steps()
-Napi::Value FaultArm(const Napi::CallbackInfo& info) {
+// The fault plan and the crash model: see native/core/fault_io.h.
+// fault.arm({ crashAt?, failAt?, errno?, kind?, shortWrite?, trackDurability?,
+// keepState?, seed?, keep? })
+FaultPlan ParseFaultPlan(const Napi::Value& v) {
   FaultPlan plan;
-  if (info[0].IsObject()) {
-    Napi::Object o = info[0].As<Napi::Object>();
-    if (o.Get("crashAt").IsNumber()) plan.crash_at = o.Get("crashAt").As<Napi::Number>().Int64Value();
-    if (o.Get("failAt").IsNumber()) plan.fail_at = o.Get("failAt").As<Napi::Number>().Int64Value();
-    if (o.Get("errno").IsNumber()) plan.fail_errno = o.Get("errno").As<Napi::Number>().Int32Value();
-    if (o.Get("kind").IsString()) plan.fail_kind = o.Get("kind").As<Napi::String>().Utf8Value();
-    plan.track_durability = o.Get("trackDurability").ToBoolean().Value();
-    plan.short_write = o.Get("shortWrite").ToBoolean().Value();
-  }
+  if (!v.IsObject()) return plan;
+  Napi::Object o = v.As<Napi::Object>();
+  if (o.Get("crashAt").IsNumber()) plan.crash_at = o.Get("crashAt").As<Napi::Number>().Int64Value();
+  if (o.Get("failAt").IsNumber()) plan.fail_at = o.Get("failAt").As<Napi::Number>().Int64Value();
+  if (o.Get("errno").IsNumber()) plan.fail_errno = o.Get("errno").As<Napi::Number>().Int32Value();
+  if (o.Get("kind").IsString()) plan.fail_kind = o.Get("kind").As<Napi::String>().Utf8Value();
+  plan.track_durability = o.Get("trackDurability").ToBoolean().Value();
+  plan.short_write = o.Get("shortWrite").ToBoolean().Value();
+  plan.keep_state = o.Get("keepState").ToBoolean().Value();
+  if (o.Get("seed").IsNumber()) plan.seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
+  if (o.Get("keep").IsNumber()) plan.keep = o.Get("keep").As<Napi::Number>().DoubleValue();
+  return plan;
+}
+
+Napi::Value FaultArm(const Napi::CallbackInfo& info) {
+  TestIo()->Arm(ParseFaultPlan(info[0]));
+  return info.Env().Undefined();
+}
+
+// fault.restart(plan?): a process restart without a power loss.
+Napi::Value FaultRestart(const Napi::CallbackInfo& info) {
+  FaultPlan plan = ParseFaultPlan(info[0]);
+  plan.keep_state = true;
   TestIo()->Arm(plan);
   return info.Env().Undefined();
 }
@@ -149,25 +165,30 @@ Napi::Value FaultCrash(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// powerLoss({ seed, keep, tear }) -> { writesLost, writesKept, writesTorn, dirOpsUndone }
+// powerLoss({ seed?, keep?, dirKeep?, tear? }) -> { writesLost, writesKept,
+// writesTorn, dirOpsUndone, sectorsLost, sectorsKept, doomedSectors, namesKept }
 Napi::Value FaultPowerLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t seed = 1;
-  double keep = 0;
-  bool tear = false;
+  PowerLossOptions opt;
   if (info[0].IsObject()) {
     Napi::Object o = info[0].As<Napi::Object>();
-    if (o.Get("seed").IsNumber()) seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
-    if (o.Get("keep").IsNumber()) keep = o.Get("keep").As<Napi::Number>().DoubleValue();
-    tear = o.Get("tear").ToBoolean().Value();
+    if (o.Get("seed").IsNumber()) opt.seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
+    if (o.Get("keep").IsNumber()) opt.keep = o.Get("keep").As<Napi::Number>().DoubleValue();
+    if (o.Get("dirKeep").IsNumber()) opt.dir_keep = o.Get("dirKeep").As<Napi::Number>().DoubleValue();
+    opt.tear = o.Get("tear").ToBoolean().Value();
   }
   PowerLossStats st;
-  TestIo()->PowerLoss(seed, keep, tear, &st);
+  TestIo()->PowerLoss(opt, &st);
   Napi::Object out = Napi::Object::New(env);
-  out.Set("writesLost", Napi::Number::New(env, static_cast<double>(st.writes_lost)));
-  out.Set("writesKept", Napi::Number::New(env, static_cast<double>(st.writes_kept)));
-  out.Set("writesTorn", Napi::Number::New(env, static_cast<double>(st.writes_torn)));
-  out.Set("dirOpsUndone", Napi::Number::New(env, static_cast<double>(st.dir_ops_undone)));
+  auto set = [&](const char* key, uint64_t v) { out.Set(key, Napi::Number::New(env, static_cast<double>(v))); };
+  set("writesLost", st.writes_lost);
+  set("writesKept", st.writes_kept);
+  set("writesTorn", st.writes_torn);
+  set("dirOpsUndone", st.dir_ops_undone);
+  set("sectorsLost", st.sectors_lost);
+  set("sectorsKept", st.sectors_kept);
+  set("doomedSectors", st.doomed_sectors);
+  set("namesKept", st.names_kept);
   return out;
 }
 
@@ -193,6 +214,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fault.Set("crashed", Napi::Function::New(env, FaultCrashed, "crashed"));
   fault.Set("crash", Napi::Function::New(env, FaultCrash, "crash"));
   fault.Set("powerLoss", Napi::Function::New(env, FaultPowerLoss, "powerLoss"));
+  fault.Set("restart", Napi::Function::New(env, FaultRestart, "restart"));
   exports.Set("fault", fault);
 #endif
   return exports;
