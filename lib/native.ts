@@ -104,6 +104,23 @@ export interface NativeFaultPlan {
   keep?: number;
 }
 
+/** Synchronous calls straight into the test Io; failures throw errors with `code`. */
+export interface NativeFaultIo {
+  open(path: string, flags: number, mode?: number): number;
+  write(fd: number, data: Uint8Array, offset: number): void;
+  /** fdatasync, or fsync with `full`. */
+  sync(fd: number, full?: boolean): void;
+  truncate(fd: number, size: number): void;
+  dropCache(fd: number): void;
+  close(fd: number): void;
+  syncDir(path: string): void;
+  rename(from: string, to: string): void;
+  renameNoReplace(from: string, to: string): void;
+  link(from: string, to: string): void;
+  unlink(path: string): void;
+  mkdir(path: string, mode?: number): void;
+}
+
 export interface NativeFault {
   /** Arms a fault plan; see native/core/fault_io.h. Starts a new record unless keepState. */
   arm(plan: NativeFaultPlan): void;
@@ -136,6 +153,7 @@ export interface NativeFault {
   };
   steps(): number;
   crashed(): boolean;
+  io: NativeFaultIo;
 }
 
 export interface NativeAddon {

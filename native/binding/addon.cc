@@ -195,6 +195,83 @@ Napi::Value FaultPowerLoss(const Napi::CallbackInfo& info) {
 Napi::Value FaultCrashed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), TestIo()->crashed());
 }
+
+// fault.io: synchronous calls straight into the test Io, to test the model
+// itself. They throw the error a failed Status makes (with its code).
+Napi::Value IoDone(Napi::Env env, const Status& s) {
+  if (!s.ok()) ToJsError(env, s).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+std::string StrArg(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::String>().Utf8Value(); }
+int IntArg(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Number>().Int32Value(); }
+uint64_t U64Arg(const Napi::CallbackInfo& info, int i) {
+  return static_cast<uint64_t>(info[i].As<Napi::Number>().Int64Value());
+}
+
+// io.open(path, flags, mode = 0o644) -> fd
+Napi::Value IoOpen(const Napi::CallbackInfo& info) {
+  int fd = -1;
+  int mode = info[2].IsNumber() ? IntArg(info, 2) : 0644;
+  Status s = TestIo()->Open(StrArg(info, 0), IntArg(info, 1), mode, &fd);
+  if (!s.ok()) return IoDone(info.Env(), s);
+  return Napi::Number::New(info.Env(), fd);
+}
+// io.write(fd, bytes, offset)
+Napi::Value IoWrite(const Napi::CallbackInfo& info) {
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  const char* p = static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  return IoDone(info.Env(), TestIo()->PWrite(IntArg(info, 0), p, ta.ByteLength(), U64Arg(info, 2)));
+}
+// io.sync(fd, full = false)
+Napi::Value IoSync(const Napi::CallbackInfo& info) {
+  SyncKind kind = info[1].ToBoolean().Value() ? SyncKind::kFull : SyncKind::kData;
+  return IoDone(info.Env(), TestIo()->Sync(IntArg(info, 0), kind));
+}
+Napi::Value IoTruncate(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->Truncate(IntArg(info, 0), U64Arg(info, 1)));
+}
+Napi::Value IoDropCache(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->DropCache(IntArg(info, 0)));
+}
+Napi::Value IoClose(const Napi::CallbackInfo& info) {
+  TestIo()->Close(IntArg(info, 0));
+  return info.Env().Undefined();
+}
+Napi::Value IoSyncDir(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->SyncDir(StrArg(info, 0)));
+}
+Napi::Value IoRename(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->Rename(StrArg(info, 0), StrArg(info, 1)));
+}
+Napi::Value IoRenameNoReplace(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->RenameNoReplace(StrArg(info, 0), StrArg(info, 1)));
+}
+Napi::Value IoLink(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->Link(StrArg(info, 0), StrArg(info, 1)));
+}
+Napi::Value IoUnlink(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->Unlink(StrArg(info, 0)));
+}
+Napi::Value IoMkDir(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->MkDir(StrArg(info, 0), info[1].IsNumber() ? IntArg(info, 1) : 0755));
+}
+
+Napi::Object FaultIoExports(Napi::Env env) {
+  Napi::Object io = Napi::Object::New(env);
+  io.Set("open", Napi::Function::New(env, IoOpen, "open"));
+  io.Set("write", Napi::Function::New(env, IoWrite, "write"));
+  io.Set("sync", Napi::Function::New(env, IoSync, "sync"));
+  io.Set("truncate", Napi::Function::New(env, IoTruncate, "truncate"));
+  io.Set("dropCache", Napi::Function::New(env, IoDropCache, "dropCache"));
+  io.Set("close", Napi::Function::New(env, IoClose, "close"));
+  io.Set("syncDir", Napi::Function::New(env, IoSyncDir, "syncDir"));
+  io.Set("rename", Napi::Function::New(env, IoRename, "rename"));
+  io.Set("renameNoReplace", Napi::Function::New(env, IoRenameNoReplace, "renameNoReplace"));
+  io.Set("link", Napi::Function::New(env, IoLink, "link"));
+  io.Set("unlink", Napi::Function::New(env, IoUnlink, "unlink"));
+  io.Set("mkdir", Napi::Function::New(env, IoMkDir, "mkdir"));
+  return io;
+}
 #endif
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -215,6 +292,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fault.Set("crash", Napi::Function::New(env, FaultCrash, "crash"));
   fault.Set("powerLoss", Napi::Function::New(env, FaultPowerLoss, "powerLoss"));
   fault.Set("restart", Napi::Function::New(env, FaultRestart, "restart"));
+  fault.Set("io", FaultIoExports(env));
   exports.Set("fault", fault);
 #endif
   return exports;
