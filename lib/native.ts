@@ -124,28 +124,76 @@ export interface NativeOpenOptions {
   create: boolean;
 }
 
+/** A fault plan; see native/core/fault_io.h. */
+export interface NativeFaultPlan {
+  /** Step index at which the process "dies": that step and all later ones fail with ECANCELED. */
+  crashAt?: number;
+  /** Fails this step (counting only steps of `kind`, if given) once, with `errno`, without effect. */
+  failAt?: number;
+  errno?: number;
+  kind?: string;
+  /** A failing write first writes half its bytes. */
+  shortWrite?: boolean;
+  /** Keep a record of what is not durable, for powerLoss(). */
+  trackDurability?: boolean;
+  /** Keep the record of an earlier arm (a restart without a power loss); implies trackDurability. */
+  keepState?: boolean;
+  /** Seed of the draws dropCache() makes for doomed sectors (default 1). */
+  seed?: number;
+  /** Probability that a doomed sector reached the disk, for dropCache() (default 0.5). */
+  keep?: number;
+}
+
+/** Synchronous calls straight into the test Io; failures throw errors with `code`. */
+export interface NativeFaultIo {
+  open(path: string, flags: number, mode?: number): number;
+  write(fd: number, data: Uint8Array, offset: number): void;
+  /** fdatasync, or fsync with `full`. */
+  sync(fd: number, full?: boolean): void;
+  truncate(fd: number, size: number): void;
+  dropCache(fd: number): void;
+  close(fd: number): void;
+  syncDir(path: string): void;
+  rename(from: string, to: string): void;
+  renameNoReplace(from: string, to: string): void;
+  link(from: string, to: string): void;
+  unlink(path: string): void;
+  mkdir(path: string, mode?: number): void;
+}
+
 export interface NativeFault {
-  /** Arms a fault plan; see native/core/fault_io.h. */
-  arm(plan: {
-    crashAt?: number;
-    failAt?: number;
-    errno?: number;
-    kind?: string;
-    shortWrite?: boolean;
-    trackDurability?: boolean;
-  }): void;
+  /** Arms a fault plan; see native/core/fault_io.h. Starts a new record unless keepState. */
+  arm(plan: NativeFaultPlan): void;
+  /** arm({ ...plan, keepState: true }): a new plan, same record of what is not durable. */
+  restart(plan?: NativeFaultPlan): void;
+  /** Forgets the plan and the record: everything becomes durable. */
   disarm(): void;
   /** Every later system call fails with ECANCELED, as if the process died. */
   crash(): void;
-  /** With trackDurability: undo what was not durable, keeping a random subset of unsynced writes. */
-  powerLoss(opts: { seed: number; keep: number; tear: boolean }): {
+  /**
+   * With trackDurability: makes the files what the disk has. Each pending sector survives with
+   * probability `keep` (default 0), each changed name with probability `dirKeep` (default `keep`);
+   * `tear` is accepted and ignored (sectors tear writes).
+   */
+  powerLoss(opts?: { seed?: number; keep?: number; dirKeep?: number; tear?: boolean }): {
+    /** Pending writes none of whose pending sectors survived. */
     writesLost: number;
+    /** Pending writes all of whose pending sectors survived. */
     writesKept: number;
+    /** Pending writes of which some sectors survived. */
     writesTorn: number;
+    /** Changed names reverted to their durable entry. */
     dirOpsUndone: number;
+    sectorsLost: number;
+    sectorsKept: number;
+    /** Pending sectors (lost or kept) that a failed sync had doomed. */
+    doomedSectors: number;
+    /** Changed names that kept their current entry. */
+    namesKept: number;
   };
   steps(): number;
   crashed(): boolean;
+  io: NativeFaultIo;
 }
 
 export interface NativeAddon {

@@ -120,18 +120,34 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info) {
 }
 
 #if defined(COMMITLOG_FAULT_INJECTION)
-// fault.arm({ crashAt?, failAt?, errno?, kind? }), fault.disarm(), fault.steps()
-Napi::Value FaultArm(const Napi::CallbackInfo& info) {
+// The fault plan and the crash model: see native/core/fault_io.h.
+// fault.arm({ crashAt?, failAt?, errno?, kind?, shortWrite?, trackDurability?,
+// keepState?, seed?, keep? })
+FaultPlan ParseFaultPlan(const Napi::Value& v) {
   FaultPlan plan;
-  if (info[0].IsObject()) {
-    Napi::Object o = info[0].As<Napi::Object>();
-    if (o.Get("crashAt").IsNumber()) plan.crash_at = o.Get("crashAt").As<Napi::Number>().Int64Value();
-    if (o.Get("failAt").IsNumber()) plan.fail_at = o.Get("failAt").As<Napi::Number>().Int64Value();
-    if (o.Get("errno").IsNumber()) plan.fail_errno = o.Get("errno").As<Napi::Number>().Int32Value();
-    if (o.Get("kind").IsString()) plan.fail_kind = o.Get("kind").As<Napi::String>().Utf8Value();
-    plan.track_durability = o.Get("trackDurability").ToBoolean().Value();
-    plan.short_write = o.Get("shortWrite").ToBoolean().Value();
-  }
+  if (!v.IsObject()) return plan;
+  Napi::Object o = v.As<Napi::Object>();
+  if (o.Get("crashAt").IsNumber()) plan.crash_at = o.Get("crashAt").As<Napi::Number>().Int64Value();
+  if (o.Get("failAt").IsNumber()) plan.fail_at = o.Get("failAt").As<Napi::Number>().Int64Value();
+  if (o.Get("errno").IsNumber()) plan.fail_errno = o.Get("errno").As<Napi::Number>().Int32Value();
+  if (o.Get("kind").IsString()) plan.fail_kind = o.Get("kind").As<Napi::String>().Utf8Value();
+  plan.track_durability = o.Get("trackDurability").ToBoolean().Value();
+  plan.short_write = o.Get("shortWrite").ToBoolean().Value();
+  plan.keep_state = o.Get("keepState").ToBoolean().Value();
+  if (o.Get("seed").IsNumber()) plan.seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
+  if (o.Get("keep").IsNumber()) plan.keep = o.Get("keep").As<Napi::Number>().DoubleValue();
+  return plan;
+}
+
+Napi::Value FaultArm(const Napi::CallbackInfo& info) {
+  TestIo()->Arm(ParseFaultPlan(info[0]));
+  return info.Env().Undefined();
+}
+
+// fault.restart(plan?): a process restart without a power loss.
+Napi::Value FaultRestart(const Napi::CallbackInfo& info) {
+  FaultPlan plan = ParseFaultPlan(info[0]);
+  plan.keep_state = true;
   TestIo()->Arm(plan);
   return info.Env().Undefined();
 }
@@ -150,30 +166,112 @@ Napi::Value FaultCrash(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// powerLoss({ seed, keep, tear }) -> { writesLost, writesKept, writesTorn, dirOpsUndone }
+// powerLoss({ seed?, keep?, dirKeep?, tear? }) -> { writesLost, writesKept,
+// writesTorn, dirOpsUndone, sectorsLost, sectorsKept, doomedSectors, namesKept }
 Napi::Value FaultPowerLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint64_t seed = 1;
-  double keep = 0;
-  bool tear = false;
+  PowerLossOptions opt;
   if (info[0].IsObject()) {
     Napi::Object o = info[0].As<Napi::Object>();
-    if (o.Get("seed").IsNumber()) seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
-    if (o.Get("keep").IsNumber()) keep = o.Get("keep").As<Napi::Number>().DoubleValue();
-    tear = o.Get("tear").ToBoolean().Value();
+    if (o.Get("seed").IsNumber()) opt.seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
+    if (o.Get("keep").IsNumber()) opt.keep = o.Get("keep").As<Napi::Number>().DoubleValue();
+    if (o.Get("dirKeep").IsNumber()) opt.dir_keep = o.Get("dirKeep").As<Napi::Number>().DoubleValue();
+    opt.tear = o.Get("tear").ToBoolean().Value();
   }
   PowerLossStats st;
-  TestIo()->PowerLoss(seed, keep, tear, &st);
+  TestIo()->PowerLoss(opt, &st);
   Napi::Object out = Napi::Object::New(env);
-  out.Set("writesLost", Napi::Number::New(env, static_cast<double>(st.writes_lost)));
-  out.Set("writesKept", Napi::Number::New(env, static_cast<double>(st.writes_kept)));
-  out.Set("writesTorn", Napi::Number::New(env, static_cast<double>(st.writes_torn)));
-  out.Set("dirOpsUndone", Napi::Number::New(env, static_cast<double>(st.dir_ops_undone)));
+  auto set = [&](const char* key, uint64_t v) { out.Set(key, Napi::Number::New(env, static_cast<double>(v))); };
+  set("writesLost", st.writes_lost);
+  set("writesKept", st.writes_kept);
+  set("writesTorn", st.writes_torn);
+  set("dirOpsUndone", st.dir_ops_undone);
+  set("sectorsLost", st.sectors_lost);
+  set("sectorsKept", st.sectors_kept);
+  set("doomedSectors", st.doomed_sectors);
+  set("namesKept", st.names_kept);
   return out;
 }
 
 Napi::Value FaultCrashed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), TestIo()->crashed());
+}
+
+// fault.io: synchronous calls straight into the test Io, to test the model
+// itself. They throw the error a failed Status makes (with its code).
+Napi::Value IoDone(Napi::Env env, const Status& s) {
+  if (!s.ok()) ToJsError(env, s).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+std::string StrArg(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::String>().Utf8Value(); }
+int IntArg(const Napi::CallbackInfo& info, int i) { return info[i].As<Napi::Number>().Int32Value(); }
+uint64_t U64Arg(const Napi::CallbackInfo& info, int i) {
+  return static_cast<uint64_t>(info[i].As<Napi::Number>().Int64Value());
+}
+
+// io.open(path, flags, mode = 0o644) -> fd
+Napi::Value IoOpen(const Napi::CallbackInfo& info) {
+  int fd = -1;
+  int mode = info[2].IsNumber() ? IntArg(info, 2) : 0644;
+  Status s = TestIo()->Open(StrArg(info, 0), IntArg(info, 1), mode, &fd);
+  if (!s.ok()) return IoDone(info.Env(), s);
+  return Napi::Number::New(info.Env(), fd);
+}
+// io.write(fd, bytes, offset)
+Napi::Value IoWrite(const Napi::CallbackInfo& info) {
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  const char* p = static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  return IoDone(info.Env(), TestIo()->PWrite(IntArg(info, 0), p, ta.ByteLength(), U64Arg(info, 2)));
+}
+// io.sync(fd, full = false)
+Napi::Value IoSync(const Napi::CallbackInfo& info) {
+  SyncKind kind = info[1].ToBoolean().Value() ? SyncKind::kFull : SyncKind::kData;
+  return IoDone(info.Env(), TestIo()->Sync(IntArg(info, 0), kind));
+}
+Napi::Value IoTruncate(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->Truncate(IntArg(info, 0), U64Arg(info, 1)));
+}
+Napi::Value IoDropCache(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->DropCache(IntArg(info, 0)));
+}
+Napi::Value IoClose(const Napi::CallbackInfo& info) {
+  TestIo()->Close(IntArg(info, 0));
+  return info.Env().Undefined();
+}
+Napi::Value IoSyncDir(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->SyncDir(StrArg(info, 0)));
+}
+Napi::Value IoRename(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->Rename(StrArg(info, 0), StrArg(info, 1)));
+}
+Napi::Value IoRenameNoReplace(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->RenameNoReplace(StrArg(info, 0), StrArg(info, 1)));
+}
+Napi::Value IoLink(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->Link(StrArg(info, 0), StrArg(info, 1)));
+}
+Napi::Value IoUnlink(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->Unlink(StrArg(info, 0)));
+}
+Napi::Value IoMkDir(const Napi::CallbackInfo& info) {
+  return IoDone(info.Env(), TestIo()->MkDir(StrArg(info, 0), info[1].IsNumber() ? IntArg(info, 1) : 0755));
+}
+
+Napi::Object FaultIoExports(Napi::Env env) {
+  Napi::Object io = Napi::Object::New(env);
+  io.Set("open", Napi::Function::New(env, IoOpen, "open"));
+  io.Set("write", Napi::Function::New(env, IoWrite, "write"));
+  io.Set("sync", Napi::Function::New(env, IoSync, "sync"));
+  io.Set("truncate", Napi::Function::New(env, IoTruncate, "truncate"));
+  io.Set("dropCache", Napi::Function::New(env, IoDropCache, "dropCache"));
+  io.Set("close", Napi::Function::New(env, IoClose, "close"));
+  io.Set("syncDir", Napi::Function::New(env, IoSyncDir, "syncDir"));
+  io.Set("rename", Napi::Function::New(env, IoRename, "rename"));
+  io.Set("renameNoReplace", Napi::Function::New(env, IoRenameNoReplace, "renameNoReplace"));
+  io.Set("link", Napi::Function::New(env, IoLink, "link"));
+  io.Set("unlink", Napi::Function::New(env, IoUnlink, "unlink"));
+  io.Set("mkdir", Napi::Function::New(env, IoMkDir, "mkdir"));
+  return io;
 }
 #endif
 
@@ -195,6 +293,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fault.Set("crashed", Napi::Function::New(env, FaultCrashed, "crashed"));
   fault.Set("crash", Napi::Function::New(env, FaultCrash, "crash"));
   fault.Set("powerLoss", Napi::Function::New(env, FaultPowerLoss, "powerLoss"));
+  fault.Set("restart", Napi::Function::New(env, FaultRestart, "restart"));
+  fault.Set("io", FaultIoExports(env));
   exports.Set("fault", fault);
 #endif
   return exports;
