@@ -88,6 +88,7 @@ interface LogState {
 /** One process lifetime: open, append from many callers until the plan ends it, maybe retention, close. */
 async function live(st: LogState, round: number, rand: Rand, ids: { next: number }, weak: Map<number, Buffer>) {
   const opts = logOptions(rand);
+  if (process.env.COMMITLOG_POWER_TRACE) console.log(`round ${round}: open ${JSON.stringify(opts)}`);
   const log = await lib.CommitLog.open(st.dir, opts).catch((e) => {
     expect(['ECANCELED', 'EIO']).toContain(e.code);
     return undefined;
@@ -121,6 +122,7 @@ async function live(st: LogState, round: number, rand: Rand, ids: { next: number
     }
   });
   await Promise.all(callers);
+  if (process.env.COMMITLOG_POWER_TRACE) console.log(`round ${round}: ${acks} acks, durable ${log.durableSeq}, crashed ${fault.crashed()}, recovery ${JSON.stringify(log.recovery)}`);
   if (rand() < 0.7) fault.crash(); // the process dies; else a clean close
   await log.close().catch(() => {});
 }
@@ -178,7 +180,9 @@ describe('power loss', () => {
         for (let life = 0; life < lives; life++) {
           // A restart keeps what the dead process left unsynced: only the
           // power loss at the end of the round takes it away.
-          fault.arm({ trackDurability: true, keepState: life > 0, seed: seed + round * 8 + life, ...lifePlan(rand) });
+          const plan = lifePlan(rand);
+          if (process.env.COMMITLOG_POWER_TRACE) console.log(`round ${round} life ${life}: ${JSON.stringify(plan)}`);
+          fault.arm({ trackDurability: true, keepState: life > 0, seed: seed + round * 8 + life, ...plan });
           await live(st, round, rand, ids, weak);
         }
         totals.lives += lives;
