@@ -31,7 +31,10 @@ Status WriteFileDurable(Io* io, const std::string& path, const char* data, size_
 // The save protocol. When backup_current (the caller validated the current
 // file), it becomes <target>.bak through link + rename, so that a valid file
 // exists under <target> at every instant; otherwise .bak is left alone, so a
-// corrupt file can never replace a good backup.
+// corrupt file can never replace a good backup. After the final directory
+// fsync, removes what earlier failed saves left (<target>.tmp-* and
+// <target>.bak.tmp; the caller holds the lock, so no other save is in
+// flight), best effort.
 Status SaveWithBackup(Io* io, const std::string& target, const char* data, size_t n, int mode,
                       bool backup_current);
 
