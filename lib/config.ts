@@ -39,11 +39,11 @@ export interface ConfigFileOptions<T> {
 const ENVELOPE_HEADER = 16;
 
 // The two sync steps of config_binding.cc that lib/native.ts does not list
-// (yet): configCommit(target) fsyncs the directory after a save and removes
-// leftovers of failed saves; configSyncFile(file) fdatasyncs a file and
-// fsyncs its directory.
+// (yet): configCommit(target, sweep) fsyncs the directory after a save and,
+// with sweep, removes leftovers of failed saves; configSyncFile(file)
+// fdatasyncs a file and fsyncs its directory.
 const configNative = native as typeof native & {
-  configCommit(target: string): Promise<void>;
+  configCommit(target: string, sweep: boolean): Promise<void>;
   configSyncFile(file: string): Promise<void>;
 };
 
@@ -129,6 +129,10 @@ export class ConfigFile<T = unknown> extends EventEmitter {
   // directory fsync; or a failed save of ours linked it to .bak) and is
   // fsynced before a save builds on it.
   #durableId: string | undefined;
+  // Whether the next commit lists the directory for leftover temp files: on
+  // an instance's first save (a crash or another process may have left
+  // some) and after any failed save of this one.
+  #sweep = true;
   /** What the last load() used. */
   lastLoad: LoadInfo | undefined;
   /** Write cycles done by this instance (each one temp write, renames and syncs). */
@@ -242,7 +246,8 @@ export class ConfigFile<T = unknown> extends EventEmitter {
    *
    * No failure leaves a temp file (`<name>.tmp-*`, `<name>.bak.tmp`) behind
    * past the next successful save: a failed save removes its own, and if
-   * that unlink fails too, the next save's commit step removes it.
+   * that unlink fails too, the instance's next successful save removes it.
+   * (A new instance's first save, and load(), remove those of crashes.)
    */
   save(value: T): Promise<void> {
     let bytes: Buffer;
@@ -298,9 +303,14 @@ export class ConfigFile<T = unknown> extends EventEmitter {
       // Step 4, the directory fsync. A failure leaves the new value in place,
       // visible but not known to be durable, and stops the instance.
       this.#durableId = undefined;
-      await this.#durably(() => configNative.configCommit(target));
+      await this.#durably(() => configNative.configCommit(target, this.#sweep));
+      this.#sweep = false;
       this.#durableId = await this.#identity(target);
       this.writes++;
+    }).catch((err: unknown) => {
+      // It may have left a temp file that it failed to remove.
+      this.#sweep = true;
+      throw err;
     });
   }
 

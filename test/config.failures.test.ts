@@ -224,14 +224,22 @@ describe('ConfigFile after failed saves', () => {
     expect(valueOf(file + '.bak')).toBe(3);
   });
 
-  it('removes temp files that earlier failed saves could not remove at the next successful save', async () => {
+  it('removes temp files that a failed save could not remove at its next successful save, and those of crashes at a first save', async () => {
     const { dir, file, cfg } = await warm();
-    // What a failed save leaves when its own unlink fails too.
+    // What a failed save leaves when its own unlink fails too (two failures
+    // in one save, which one fault plan cannot inject).
     fs.writeFileSync(`${file}.tmp-1-0`, '{"v": 7}');
     fs.writeFileSync(`${file}.bak.tmp`, '{"v": 7}');
+    fault.arm({ failAt: 0, kind: 'write', errno: EIO });
+    await expect(cfg.save({ v: 7 })).rejects.toMatchObject({ code: 'EIO' });
+    fault.disarm();
     await cfg.save({ v: 3 });
     expect(fs.readdirSync(dir).sort()).toEqual(['c.json', 'c.json.bak', 'c.json.lock']);
     expect(valueOf(file + '.bak')).toBe(2);
+    // A crash (or another process) left some: a new instance's first save.
+    fs.writeFileSync(`${file}.tmp-2-0`, '{"v": 7}');
+    await new lib.ConfigFile<V>(file).save({ v: 4 });
+    expect(fs.readdirSync(dir).sort()).toEqual(['c.json', 'c.json.bak', 'c.json.lock']);
   });
 
   it('a value load() returned survives a power loss, also one that a failed directory fsync left', async () => {

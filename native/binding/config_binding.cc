@@ -80,12 +80,14 @@ Napi::Value ConfigSave(const Napi::CallbackInfo& info) {
   return w->Queue();
 }
 
-// configCommit(target) -> Promise<void>: the directory fsync that makes a
-// save durable, then removal of leftovers of failed saves.
+// configCommit(target, sweep) -> Promise<void>: the directory fsync that
+// makes a save durable, then (with sweep) removal of leftovers of failed saves.
 Napi::Value ConfigCommit(const Napi::CallbackInfo& info) {
-  if (!info[0].IsString()) return Fail(info.Env(), "configCommit(target)");
+  if (!info[0].IsString()) return Fail(info.Env(), "configCommit(target, sweep)");
   std::string target = info[0].As<Napi::String>().Utf8Value();
-  auto* w = new TaskWorker(info.Env(), "commitlog.configCommit", [target] { return CommitSave(BindingIo(), target); });
+  bool sweep = info[1].ToBoolean().Value();
+  auto* w = new TaskWorker(info.Env(), "commitlog.configCommit",
+                           [target, sweep] { return CommitSave(BindingIo(), target, sweep); });
   return w->Queue();
 }
 

@@ -76,13 +76,13 @@ Status ReplaceWithBackup(Io* io, const std::string& target, const char* data, si
   return s;
 }
 
-Status CommitSave(Io* io, const std::string& target) {
+Status CommitSave(Io* io, const std::string& target, bool sweep) {
   // 4. Make the renames durable: until this returns, a power loss may bring
   // back the previous state (which is valid, and was never acknowledged as
   // replaced). Every file a name can point to here was synced before.
   std::string dir = DirName(target);
   Status s = io->SyncDir(dir);
-  if (!s.ok()) return s;
+  if (!s.ok() || !sweep) return s;
   // Leftovers of failed saves (an unlink that failed after another failure)
   // or of crashes. Not synced: if a power loss brings one back, it is junk
   // next to a durable valid <target>, and the next save or load removes it.

@@ -45,10 +45,12 @@ Status ReplaceWithBackup(Io* io, const std::string& target, const char* data, si
                          bool backup_current);
 
 // Step 4: fsyncs the directory, which makes the renames of step 2 and 3
-// durable; then removes what earlier failed saves left (<target>.tmp-* and
-// <target>.bak.tmp: under the lock no other save is in flight), best effort.
-// On failure the new content is in place but not known to be durable.
-Status CommitSave(Io* io, const std::string& target);
+// durable. Then, with sweep, removes what earlier failed saves or crashes
+// left (<target>.tmp-* and <target>.bak.tmp: under the lock no other save is
+// in flight), best effort; sweep costs a directory listing, so the caller
+// asks for it only when there may be some. On failure the new content is in
+// place but not known to be durable.
+Status CommitSave(Io* io, const std::string& target, bool sweep);
 
 // fdatasyncs path and fsyncs its directory: makes a file that the caller is
 // about to rely on durable, content and name (load() does it for the copy it
