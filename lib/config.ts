@@ -123,11 +123,11 @@ export class ConfigFile<T = unknown> extends EventEmitter {
   // temp file, which is unlinked and never used, and failures of renames and
   // links in save(), after which the current file is still the durable one.
   #failed: Error | undefined;
-  // Identity (device, inode, ctime, size) of the main file as this instance
-  // last made it durable. A current file with another identity may not be
-  // durable (another process wrote it, perhaps in a save that failed at its
-  // directory fsync; or a failed save of ours linked it to .bak) and is
-  // fsynced before a save builds on it.
+  // Identity (path, device, inode, ctime, size) of the copy load() would
+  // return, as this instance last made it durable. A copy with another
+  // identity may not be durable (another process wrote it, perhaps in a save
+  // that failed at its directory fsync; a crash left it; or a failed save of
+  // ours linked it to .bak) and is fsynced before a save builds on it.
   #durableId: string | undefined;
   // Whether the next commit lists the directory for leftover temp files: on
   // an instance's first save (a crash or another process may have left
@@ -176,7 +176,7 @@ export class ConfigFile<T = unknown> extends EventEmitter {
       const main = await this.#read(target);
       if (main.state === 'ok') {
         await this.#removeTemps(target);
-        await this.#settle(target, target);
+        await this.#settle(target);
         return this.#loaded({ source: 'main', recovered: false }, main.value);
       }
       const info: LoadInfo = { source: 'defaults', recovered: true };
@@ -193,7 +193,7 @@ export class ConfigFile<T = unknown> extends EventEmitter {
       const bak = await this.#read(`${target}.bak`);
       if (bak.state === 'ok') {
         await this.#removeTemps(target);
-        await this.#settle(target, `${target}.bak`);
+        await this.#settle(`${target}.bak`);
         return this.#loaded({ ...info, source: 'backup' }, bak.value);
       }
       // A crash can leave the only complete copy under a temp name (for
@@ -203,7 +203,7 @@ export class ConfigFile<T = unknown> extends EventEmitter {
         if (t.state !== 'ok') continue;
         await this.#durably(() => native.moveDurable(temp, target));
         await this.#removeTemps(target);
-        await this.#settle(target, target);
+        await this.#settle(target);
         return this.#loaded({ ...info, source: 'temp' }, t.value);
       }
       await this.#removeTemps(target);
@@ -236,12 +236,12 @@ export class ConfigFile<T = unknown> extends EventEmitter {
    *   error); a new instance's load() tells which value is in place.
    * - Every other failure (the lock, the temp file's create, write or
    *   fdatasync, the backup's link or rename, the final rename) leaves the
-   *   old value, as durable as it was; the instance stays usable. If the old
-   *   value is not one this instance made durable (another process wrote
-   *   it, or a save that failed at its directory fsync), the save fsyncs it
-   *   first; if that fsync fails, the save rejects before changing anything
-   *   and stops the instance, and a power loss may still undo what that
-   *   other writer left, as its own failure allowed.
+   *   old value, durable, and the instance usable: before changing anything
+   *   a save fsyncs the copy load() would return (main file, else `.bak`,
+   *   else a temp file left by a crash) unless this instance made it
+   *   durable itself. If that fsync fails, the save rejects having changed
+   *   nothing and stops the instance; a power loss may then still undo the
+   *   value whoever wrote that copy left, as their own failure allowed.
    * - `ERR_CONFIG_FAILED` changes nothing.
    *
    * No failure leaves a temp file (`<name>.tmp-*`, `<name>.bak.tmp`) behind
@@ -291,11 +291,12 @@ export class ConfigFile<T = unknown> extends EventEmitter {
     await this.#locked(target, async () => {
       // Only a valid current file may become the backup (RocketMQ #9705).
       const current = await this.#read(target);
-      const id = current.state === 'ok' ? await this.#identity(target) : undefined;
-      if (current.state === 'ok' && (id === undefined || id !== this.#durableId)) {
-        // The current file is the value a failed save must leave: make it
-        // durable before changing anything.
-        await this.#durably(() => configNative.configSyncFile(target));
+      // The copy load() would return holds the value a failed save must
+      // leave: make it durable before changing anything.
+      const old = current.state === 'ok' ? target : await this.#fallback(target);
+      const id = old === undefined ? undefined : await this.#identity(old);
+      if (old !== undefined && (id === undefined || id !== this.#durableId)) {
+        await this.#durably(() => configNative.configSyncFile(old));
       }
       // Steps 1-3 (temp file, backup, rename). A failure leaves the current
       // file in place, as durable as it was; the instance stays usable.
@@ -325,16 +326,26 @@ export class ConfigFile<T = unknown> extends EventEmitter {
   }
 
   /** Makes `file`, the copy load() returns, durable: content and name. */
-  async #settle(target: string, file: string): Promise<void> {
+  async #settle(file: string): Promise<void> {
     await this.#durably(() => configNative.configSyncFile(file));
-    this.#durableId = file === target ? await this.#identity(target) : undefined;
+    this.#durableId = await this.#identity(file);
+  }
+
+  /** The copy load() would use when the main file is not valid, if any. */
+  async #fallback(target: string): Promise<string | undefined> {
+    const bak = `${target}.bak`;
+    if ((await this.#read(bak)).state === 'ok') return bak;
+    for (const temp of await this.#temps(target)) {
+      if ((await this.#read(temp)).state === 'ok') return temp;
+    }
+    return undefined;
   }
 
   /** undefined if unknown: the next save then fsyncs the file first. */
   async #identity(file: string): Promise<string | undefined> {
     try {
       const st = await fs.stat(file, { bigint: true });
-      return `${st.dev}:${st.ino}:${st.ctimeNs}:${st.size}`;
+      return `${file}:${st.dev}:${st.ino}:${st.ctimeNs}:${st.size}`;
     } catch {
       return undefined;
     }

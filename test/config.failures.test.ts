@@ -254,6 +254,35 @@ describe('ConfigFile after failed saves', () => {
     expect(await new lib.ConfigFile<V>(file).load()).toEqual({ v: 3 });
   });
 
+  it.each([
+    ['the main file', async (s: Setup) => s.file],
+    [
+      '.bak, when the main file is corrupt',
+      async (s: Setup) => {
+        fs.writeFileSync(s.file, '{"v": 2');
+        return `${s.file}.bak`;
+      },
+    ],
+    [
+      'a complete temp file left by a crash, when it is the only copy',
+      async (s: Setup) => {
+        for (const n of fs.readdirSync(s.dir)) fs.rmSync(path.join(s.dir, n));
+        fs.writeFileSync(`${s.file}.tmp-1-0`, '{"v": 9}');
+        return `${s.file}.tmp-1-0`;
+      },
+    ],
+  ])('a save by an instance that did not load() fsyncs the copy load() would return first: %s', async (_, arrange) => {
+    const s = await warm();
+    const old = await arrange(s);
+    const cfg = new lib.ConfigFile<V>(s.file);
+    fault.arm({ failAt: 0, kind: 'sync', errno: EIO });
+    await expect(cfg.save({ v: 5 })).rejects.toMatchObject({ code: 'EIO', path: old });
+    fault.disarm();
+    // Nothing changed, and a failed fsync stops the instance.
+    expect(fs.existsSync(old)).toBe(true);
+    await expect(cfg.save({ v: 5 })).rejects.toMatchObject({ code: 'ERR_CONFIG_FAILED' });
+  });
+
   it('a save over a value it did not make durable fsyncs that value first: after a crash at any step and a power loss, load() returns it or the new one', async () => {
     // Instance a's save of 3 fails at its directory fsync; instance b, which
     // never loaded, then saves 4 and crashes at step k of that save.
