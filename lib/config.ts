@@ -226,8 +226,9 @@ export class ConfigFile<T = unknown> extends EventEmitter {
    * A rejected save leaves one of two values in place: the old one (what
    * load() would have returned when the write began) or the new one (this
    * save's value or, when saves coalesced, the newer value written with it).
-   * load() returns that value now, and the old or the new one after a power
-   * loss, never anything else. Which one:
+   * load() (of a new instance, if this one stopped) returns that value now,
+   * and the old or the new one after a power loss, never anything else.
+   * Which one:
    *
    * - Only a failure of the last step, the directory fsync after the rename,
    *   leaves the new value: load() returns it, and after a power loss the
@@ -242,7 +243,8 @@ export class ConfigFile<T = unknown> extends EventEmitter {
    *   durable itself. If that fsync fails, the save rejects having changed
    *   nothing and stops the instance; a power loss may then still undo the
    *   value whoever wrote that copy left, as their own failure allowed.
-   * - `ERR_CONFIG_FAILED` changes nothing.
+   * - `ERR_CONFIG_FAILED`, and errors about `value` itself (validate,
+   *   serialize), change nothing.
    *
    * No failure leaves a temp file (`<name>.tmp-*`, `<name>.bak.tmp`) behind
    * past the next successful save: a failed save removes its own, and if
