@@ -38,6 +38,15 @@ export interface ConfigFileOptions<T> {
 
 const ENVELOPE_HEADER = 16;
 
+// The two sync steps of config_binding.cc that lib/native.ts does not list
+// (yet): configCommit(target, sweep) fsyncs the directory after a save and,
+// with sweep, removes leftovers of failed saves; configSyncFile(file)
+// fdatasyncs a file and fsyncs its directory.
+const configNative = native as typeof native & {
+  configCommit(target: string, sweep: boolean): Promise<void>;
+  configSyncFile(file: string): Promise<void>;
+};
+
 function unwrap(bytes: Buffer): Buffer {
   const reason = native.configUnwrap(bytes);
   if (reason !== undefined) throw new Error(reason);
@@ -80,6 +89,11 @@ interface Pending {
  * become the backup. Saves are serialized (also across processes, by a
  * `<name>.lock` file) and bursts coalesce into few writes.
  *
+ * Fail-stop: after a failed fsync in save() or load() the instance rejects
+ * every later save() and load() with `ERR_CONFIG_FAILED` (`err.cause` is the
+ * fsync error); a new instance's load() re-reads what is on disk and makes
+ * it durable. See save() for what a rejected save leaves.
+ *
  * Events: 'recovery' (LoadInfo) when load() could not use the main file.
  */
 export class ConfigFile<T = unknown> extends EventEmitter {
@@ -95,6 +109,30 @@ export class ConfigFile<T = unknown> extends EventEmitter {
   #next: Buffer | undefined;
   #nextWaiters: Pending[] = [];
   #writing = false;
+  // Fail-stop, like the log (README "Fail-stop"): the fsync error that
+  // stopped this instance. Set when an fsync of the directory, or of a file
+  // that load() returns or save() backs up, fails (or a rename in load(),
+  // which cannot be told apart from the fsync after it). Why not retry the
+  // fsync at the next save: after a failed fsync, Linux may have dropped the
+  // unwritten state or marked it clean, so a later fsync that succeeds proves
+  // nothing about the earlier changes ("fsyncgate"), and the next save would
+  // build on them — make the not-durable file the backup, replace the durable
+  // one, and acknowledge. Going on is the caller's decision, as with the log
+  // (close and reopen): a new instance's load() re-reads what is on disk and
+  // makes the copy it returns durable. Not fatal: a failed fdatasync of the
+  // temp file, which is unlinked and never used, and failures of renames and
+  // links in save(), after which the current file is still the durable one.
+  #failed: Error | undefined;
+  // Identity (path, device, inode, ctime, size) of the copy load() would
+  // return, as this instance last made it durable. A copy with another
+  // identity may not be durable (another process wrote it, perhaps in a save
+  // that failed at its directory fsync; a crash left it; or a failed save of
+  // ours linked it to .bak) and is fsynced before a save builds on it.
+  #durableId: string | undefined;
+  // Whether the next commit lists the directory for leftover temp files: on
+  // an instance's first save (a crash or another process may have left
+  // some) and after any failed save of this one.
+  #sweep = true;
   /** What the last load() used. */
   lastLoad: LoadInfo | undefined;
   /** Write cycles done by this instance (each one temp write, renames and syncs). */
@@ -127,14 +165,18 @@ export class ConfigFile<T = unknown> extends EventEmitter {
   /**
    * Returns the content of the main file if it is valid; else of `.bak`;
    * else of a complete temp file left by a crash; else `defaults`.
-   * `lastLoad` (and the 'recovery' event) say which one and why.
+   * `lastLoad` (and the 'recovery' event) say which one and why. The copy
+   * returned is made durable first (fdatasync, directory fsync), so that its
+   * value survives a power loss even if a crash or a failed save left it.
    */
   async load(): Promise<T> {
+    if (this.#failed) throw this.#failedError();
     const { target } = await this.#resolve();
     return this.#locked(target, async () => {
       const main = await this.#read(target);
       if (main.state === 'ok') {
         await this.#removeTemps(target);
+        await this.#settle(target);
         return this.#loaded({ source: 'main', recovered: false }, main.value);
       }
       const info: LoadInfo = { source: 'defaults', recovered: true };
@@ -143,13 +185,15 @@ export class ConfigFile<T = unknown> extends EventEmitter {
         // to decide again, and must never make it the backup.
         info.corruptPath = `${target}.corrupt`;
         info.reason = `main file is invalid: ${main.reason}`;
-        await native.moveDurable(target, info.corruptPath);
+        const corruptPath = info.corruptPath;
+        await this.#durably(() => native.moveDurable(target, corruptPath));
       } else {
         info.reason = 'main file is missing';
       }
       const bak = await this.#read(`${target}.bak`);
       if (bak.state === 'ok') {
         await this.#removeTemps(target);
+        await this.#settle(`${target}.bak`);
         return this.#loaded({ ...info, source: 'backup' }, bak.value);
       }
       // A crash can leave the only complete copy under a temp name (for
@@ -157,11 +201,13 @@ export class ConfigFile<T = unknown> extends EventEmitter {
       for (const temp of await this.#temps(target)) {
         const t = await this.#read(temp);
         if (t.state !== 'ok') continue;
-        await native.moveDurable(temp, target);
+        await this.#durably(() => native.moveDurable(temp, target));
         await this.#removeTemps(target);
+        await this.#settle(target);
         return this.#loaded({ ...info, source: 'temp' }, t.value);
       }
       await this.#removeTemps(target);
+      this.#durableId = undefined;
       if (this.#hasDefaults) {
         return this.#loaded({ ...info, recovered: main.state === 'invalid' || bak.state === 'invalid' }, this.#defaults as T);
       }
@@ -176,6 +222,34 @@ export class ConfigFile<T = unknown> extends EventEmitter {
    * Saves `value`; resolves once a write containing it (or a newer value) is
    * durable. Concurrent saves coalesce: while one write is in flight, later
    * values wait and only the newest is written next.
+   *
+   * A rejected save leaves one of two values in place: the old one (what
+   * load() would have returned when the write began) or the new one (this
+   * save's value or, when saves coalesced, the newer value written with it).
+   * load() (of a new instance, if this one stopped) returns that value now,
+   * and the old or the new one after a power loss, never anything else.
+   * Which one:
+   *
+   * - Only a failure of the last step, the directory fsync after the rename,
+   *   leaves the new value: load() returns it, and after a power loss the
+   *   old or the new one. It also stops the instance: later save() and
+   *   load() calls reject with `ERR_CONFIG_FAILED` (`err.cause` is this
+   *   error); a new instance's load() tells which value is in place.
+   * - Every other failure (the lock, the temp file's create, write or
+   *   fdatasync, the backup's link or rename, the final rename) leaves the
+   *   old value, durable, and the instance usable: before changing anything
+   *   a save fsyncs the copy load() would return (main file, else `.bak`,
+   *   else a temp file left by a crash) unless this instance made it
+   *   durable itself. If that fsync fails, the save rejects having changed
+   *   nothing and stops the instance; a power loss may then still undo the
+   *   value whoever wrote that copy left, as their own failure allowed.
+   * - `ERR_CONFIG_FAILED`, and errors about `value` itself (validate,
+   *   serialize), change nothing.
+   *
+   * No failure leaves a temp file (`<name>.tmp-*`, `<name>.bak.tmp`) behind
+   * past the next successful save: a failed save removes its own, and if
+   * that unlink fails too, the instance's next successful save removes it.
+   * (A new instance's first save, and load(), remove those of crashes.)
    */
   save(value: T): Promise<void> {
     let bytes: Buffer;
@@ -214,13 +288,79 @@ export class ConfigFile<T = unknown> extends EventEmitter {
   }
 
   async #writeCycle(bytes: Buffer): Promise<void> {
+    if (this.#failed) throw this.#failedError();
     const { target, mode } = await this.#resolve();
     await this.#locked(target, async () => {
       // Only a valid current file may become the backup (RocketMQ #9705).
       const current = await this.#read(target);
+      // The copy load() would return holds the value a failed save must
+      // leave: make it durable before changing anything.
+      const old = current.state === 'ok' ? target : await this.#fallback(target);
+      const id = old === undefined ? undefined : await this.#identity(old);
+      if (old !== undefined && (id === undefined || id !== this.#durableId)) {
+        await this.#durably(() => configNative.configSyncFile(old));
+      }
+      // Steps 1-3 (temp file, backup, rename). A failure leaves the current
+      // file in place, as durable as it was; the instance stays usable.
       await native.configSave(target, bytes, mode, current.state === 'ok');
+      // Step 4, the directory fsync. A failure leaves the new value in place,
+      // visible but not known to be durable, and stops the instance.
+      this.#durableId = undefined;
+      await this.#durably(() => configNative.configCommit(target, this.#sweep));
+      this.#sweep = false;
+      this.#durableId = await this.#identity(target);
       this.writes++;
+    }).catch((err: unknown) => {
+      // It may have left a temp file that it failed to remove.
+      this.#sweep = true;
+      throw err;
     });
+  }
+
+  /** Runs an fsync step; its failure stops the instance (see #failed). */
+  async #durably(step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      this.#failed ??= err as Error;
+      throw err;
+    }
+  }
+
+  /** Makes `file`, the copy load() returns, durable: content and name. */
+  async #settle(file: string): Promise<void> {
+    await this.#durably(() => configNative.configSyncFile(file));
+    this.#durableId = await this.#identity(file);
+  }
+
+  /** The copy load() would use when the main file is not valid, if any. */
+  async #fallback(target: string): Promise<string | undefined> {
+    const bak = `${target}.bak`;
+    if ((await this.#read(bak)).state === 'ok') return bak;
+    for (const temp of await this.#temps(target)) {
+      if ((await this.#read(temp)).state === 'ok') return temp;
+    }
+    return undefined;
+  }
+
+  /** undefined if unknown: the next save then fsyncs the file first. */
+  async #identity(file: string): Promise<string | undefined> {
+    try {
+      const st = await fs.stat(file, { bigint: true });
+      return `${file}:${st.dev}:${st.ino}:${st.ctimeNs}:${st.size}`;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #failedError(): LogError {
+    const cause = this.#failed as Error & { code?: string };
+    const err = new LogError(
+      `${this.path}: an fsync failed earlier (${cause.code ?? cause.message}); this ConfigFile makes no more changes, load() from a new one`,
+      'ERR_CONFIG_FAILED',
+      { cause },
+    );
+    return Object.assign(err, { path: this.path });
   }
 
   #resolve(): Promise<{ target: string; mode: number }> {
@@ -291,6 +431,9 @@ export class ConfigFile<T = unknown> extends EventEmitter {
  * Atomically and durably replaces the file at `filePath` with `data`: temp
  * file, fdatasync, rename, directory fsync. A symbolic link is followed (its
  * target is replaced, the link kept). Resolves once the new content is durable.
+ * A rejection leaves the old content or, only when the directory fsync (the
+ * last step) failed, the new one; after a power loss, either. Its temp file
+ * is removed unless that unlink fails too.
  */
 export async function writeFileDurable(
   filePath: string,

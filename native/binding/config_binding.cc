@@ -64,7 +64,10 @@ Napi::Value ConfigResolve(const Napi::CallbackInfo& info) {
   return w->Queue();
 }
 
-// configSave(target, bytes, mode, backupCurrent) -> Promise<void>
+// configSave(target, bytes, mode, backupCurrent) -> Promise<void>: steps 1-3
+// of a save (the new content visible, not yet durable); configCommit is the
+// last. Two calls, so that the caller knows whether a failure came after the
+// rename.
 Napi::Value ConfigSave(const Napi::CallbackInfo& info) {
   auto data = std::make_shared<std::string>();
   if (!info[0].IsString() || !Bytes(info[1], data.get())) return Fail(info.Env(), "configSave(target, bytes, mode, backup)");
@@ -72,8 +75,28 @@ Napi::Value ConfigSave(const Napi::CallbackInfo& info) {
   int mode = ModeArg(info[2]);
   bool backup = info[3].ToBoolean().Value();
   auto* w = new TaskWorker(info.Env(), "commitlog.configSave", [target, data, mode, backup] {
-    return SaveWithBackup(BindingIo(), target, data->data(), data->size(), mode, backup);
+    return ReplaceWithBackup(BindingIo(), target, data->data(), data->size(), mode, backup);
   });
+  return w->Queue();
+}
+
+// configCommit(target, sweep) -> Promise<void>: the directory fsync that
+// makes a save durable, then (with sweep) removal of leftovers of failed saves.
+Napi::Value ConfigCommit(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) return Fail(info.Env(), "configCommit(target, sweep)");
+  std::string target = info[0].As<Napi::String>().Utf8Value();
+  bool sweep = info[1].ToBoolean().Value();
+  auto* w = new TaskWorker(info.Env(), "commitlog.configCommit",
+                           [target, sweep] { return CommitSave(BindingIo(), target, sweep); });
+  return w->Queue();
+}
+
+// configSyncFile(path) -> Promise<void>: fdatasync of the file, fsync of its
+// directory.
+Napi::Value ConfigSyncFile(const Napi::CallbackInfo& info) {
+  if (!info[0].IsString()) return Fail(info.Env(), "configSyncFile(path)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  auto* w = new TaskWorker(info.Env(), "commitlog.configSyncFile", [path] { return SyncFileAndDir(BindingIo(), path); });
   return w->Queue();
 }
 
@@ -129,6 +152,8 @@ void RegisterConfigExports(Napi::Env env, Napi::Object exports) {
   exports.Set("writeFileDurable", Napi::Function::New(env, WriteFileDurableJs, "writeFileDurable"));
   exports.Set("configResolve", Napi::Function::New(env, ConfigResolve, "configResolve"));
   exports.Set("configSave", Napi::Function::New(env, ConfigSave, "configSave"));
+  exports.Set("configCommit", Napi::Function::New(env, ConfigCommit, "configCommit"));
+  exports.Set("configSyncFile", Napi::Function::New(env, ConfigSyncFile, "configSyncFile"));
   exports.Set("moveDurable", Napi::Function::New(env, MoveDurableJs, "moveDurable"));
   exports.Set("lockFile", Napi::Function::New(env, LockFileJs, "lockFile"));
   exports.Set("unlockFile", Napi::Function::New(env, UnlockFileJs, "unlockFile"));

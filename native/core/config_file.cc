@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <vector>
 
 #include "atomic_file.h"
 #include "coding.h"
@@ -42,8 +43,8 @@ Status WriteFileDurable(Io* io, const std::string& path, const char* data, size_
   return s;
 }
 
-Status SaveWithBackup(Io* io, const std::string& target, const char* data, size_t n, int mode,
-                      bool backup_current) {
+Status ReplaceWithBackup(Io* io, const std::string& target, const char* data, size_t n, int mode,
+                         bool backup_current) {
   std::string tmp;
   // 1. The new content, complete and durable under a temp name.
   Status s = WriteTempDurable(io, target, data, n, mode, &tmp);
@@ -58,7 +59,11 @@ Status SaveWithBackup(Io* io, const std::string& target, const char* data, size_
     s = io->Link(target, bak_tmp);
     if (s.ok()) {
       s = io->Rename(bak_tmp, bak);
-      if (!s.ok()) io->Unlink(bak_tmp);
+      // rename(2) does nothing, successfully, when both names are links to
+      // one file: .bak already is the current file, because an earlier save
+      // failed at step 3. bak_tmp is then still there.
+      FileInfo left;
+      if (!s.ok() || (io->Stat(bak_tmp, &left).ok() && left.exists)) io->Unlink(bak_tmp);
     }
     if (!s.ok() && !(s.code() == Code::kIoError && s.err() == ENOENT)) {
       io->Unlink(tmp);
@@ -67,14 +72,40 @@ Status SaveWithBackup(Io* io, const std::string& target, const char* data, size_
   }
   // 3. Atomically switch the name to the new content.
   s = io->Rename(tmp, target);
-  if (!s.ok()) {
-    io->Unlink(tmp);
-    return s;
-  }
+  if (!s.ok()) io->Unlink(tmp);
+  return s;
+}
+
+Status CommitSave(Io* io, const std::string& target, bool sweep) {
   // 4. Make the renames durable: until this returns, a power loss may bring
   // back the previous state (which is valid, and was never acknowledged as
   // replaced). Every file a name can point to here was synced before.
-  return io->SyncDir(DirName(target));
+  std::string dir = DirName(target);
+  Status s = io->SyncDir(dir);
+  if (!s.ok() || !sweep) return s;
+  // Leftovers of failed saves (an unlink that failed after another failure)
+  // or of crashes. Not synced: if a power loss brings one back, it is junk
+  // next to a durable valid <target>, and the next save or load removes it.
+  std::vector<std::string> names;
+  if (!io->ListDir(dir, &names).ok()) return Status::OK();
+  std::string base = BaseName(target);
+  for (const std::string& name : names) {
+    if (IsTempFor(name, base) || name == base + ".bak.tmp") io->Unlink(JoinPath(dir, name));
+  }
+  return Status::OK();
+}
+
+Status SyncFileAndDir(Io* io, const std::string& path) {
+  int fd;
+  Status s = io->Open(path, O_RDONLY, 0, &fd);
+  if (!s.ok()) return s;
+  // fdatasync through a read-only descriptor: it flushes the file, whoever
+  // wrote it (a crashed process, another one, an editor).
+  s = io->Sync(fd, SyncKind::kData);
+  io->Close(fd);
+  if (!s.ok()) return s.WithPath(path);
+  // And the name: a rename into place that no directory fsync covered yet.
+  return io->SyncDir(DirName(path));
 }
 
 Status MoveDurable(Io* io, const std::string& from, const std::string& to) {

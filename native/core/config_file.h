@@ -28,12 +28,34 @@ Status ModeFor(Io* io, const std::string& target, int default_mode, int* mode);
 Status WriteFileDurable(Io* io, const std::string& path, const char* data, size_t n,
                         int default_mode);
 
-// The save protocol. When backup_current (the caller validated the current
-// file), it becomes <target>.bak through link + rename, so that a valid file
-// exists under <target> at every instant; otherwise .bak is left alone, so a
-// corrupt file can never replace a good backup.
-Status SaveWithBackup(Io* io, const std::string& target, const char* data, size_t n, int mode,
-                      bool backup_current);
+// The save protocol, in two calls so that the caller knows on which side of
+// the rename a failure fell (ConfigFile's fail-stop rule, lib/config.ts).
+// The caller holds the target's lock (LockFile) across both.
+//
+// ReplaceWithBackup, steps 1-3: writes the new content to a temp file and
+// fdatasyncs it; when backup_current (the caller validated the current file),
+// makes the current file <target>.bak through link + rename, so that a valid
+// file exists under <target> at every instant (otherwise .bak is left alone,
+// so a corrupt file can never replace a good backup); renames the temp file
+// onto <target>. On success the new content is visible, not yet durable. On
+// failure <target> is the file it was (after a failed final rename, .bak may
+// already be another name for it) and the temp file is removed, unless that
+// unlink fails too; CommitSave of a later save removes it then.
+Status ReplaceWithBackup(Io* io, const std::string& target, const char* data, size_t n, int mode,
+                         bool backup_current);
+
+// Step 4: fsyncs the directory, which makes the renames of step 2 and 3
+// durable. Then, with sweep, removes what earlier failed saves or crashes
+// left (<target>.tmp-* and <target>.bak.tmp: under the lock no other save is
+// in flight), best effort; sweep costs a directory listing, so the caller
+// asks for it only when there may be some. On failure the new content is in
+// place but not known to be durable.
+Status CommitSave(Io* io, const std::string& target, bool sweep);
+
+// fdatasyncs path and fsyncs its directory: makes a file that the caller is
+// about to rely on durable, content and name (load() does it for the copy it
+// returns, save() for a current file it did not make durable itself).
+Status SyncFileAndDir(Io* io, const std::string& path);
 
 // Renames from onto to (replacing it) and forces the directory: used to move
 // a corrupt file aside, or to promote a surviving temp file.
