@@ -84,3 +84,58 @@ export async function loadFaultAddon() {
   if (!native.fault) throw new Error('the test addon was not loaded');
   return { lib, fault: native.fault };
 }
+
+function maskedCrc(data: Uint8Array): number {
+  inspector ??= createRequire(__filename)('node-gyp-build')(path.join(__dirname, '..'));
+  const crc = (inspector as unknown as { crc32c(d: Uint8Array): number }).crc32c(data) >>> 0;
+  return ((((crc >>> 15) | (crc << 17)) >>> 0) + 0xa282ead8) >>> 0;
+}
+
+/**
+ * Writes a log as version 1 of the format wrote it (docs/FORMAT.md, "Version
+ * 1 logs"): one segment from sequence 0, one batch per group, 512-byte
+ * alignment, and with `checkpoint` a version 1 CHECKPOINT (clean, after the
+ * last batch, as a v1 close left it).
+ */
+export function writeV1Log(dir: string, groups: Buffer[][], checkpoint: boolean): void {
+  const parts: Buffer[] = [];
+  let seq = 0;
+  let prev = 0;
+  let offset = 0;
+  const epoch = 0x1234abcd;
+  for (const g of groups) {
+    const payload = Buffer.concat(g.flatMap((r) => [Buffer.from(Uint32Array.of(r.length).buffer), r]));
+    const used = 40 + payload.length;
+    const span = Math.ceil(used / 512) * 512;
+    const b = Buffer.alloc(span);
+    b.writeUInt32LE(0x31424c43, 4);
+    b.writeUInt16LE(1, 8);
+    b.writeUInt16LE(40, 10);
+    b.writeUInt32LE(epoch, 12);
+    b.writeBigUInt64LE(BigInt(seq), 16);
+    b.writeUInt32LE(g.length, 24);
+    b.writeUInt32LE(payload.length, 28);
+    b.writeUInt32LE(prev, 32);
+    b.writeUInt32LE(span, 36);
+    payload.copy(b, 40);
+    prev = maskedCrc(b.subarray(4, used));
+    b.writeUInt32LE(prev, 0);
+    parts.push(b);
+    seq += g.length;
+    offset += span;
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, '00000000000000000000.log'), Buffer.concat([...parts, Buffer.alloc(64 * 1024)]));
+  if (checkpoint) {
+    const cp = Buffer.alloc(48);
+    cp.writeUInt32LE(0x50434c43, 4);
+    cp.writeUInt16LE(1, 8);
+    cp.writeUInt16LE(1, 10); // clean
+    cp.writeBigUInt64LE(BigInt(seq), 16);
+    cp.writeBigUInt64LE(0n, 24);
+    cp.writeBigUInt64LE(BigInt(offset), 32);
+    cp.writeUInt32LE(prev, 40);
+    cp.writeUInt32LE(maskedCrc(cp.subarray(4)), 0);
+    fs.writeFileSync(path.join(dir, 'CHECKPOINT'), cp);
+  }
+}

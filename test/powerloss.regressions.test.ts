@@ -1,7 +1,8 @@
 // Deterministic crash-model cases for the defects of issue 9 that need a
 // restart before the power loss. Each failed on the code before its fix.
+import fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadFaultAddon, tmpDir } from './helpers';
+import { loadFaultAddon, parseBatches, segmentFiles, tmpDir } from './helpers';
 
 let lib: typeof import('../lib');
 let fault: NonNullable<typeof import('../lib/native').native.fault>;
@@ -12,6 +13,7 @@ beforeAll(async () => {
 afterEach(() => fault.disarm());
 
 const EIO = 5;
+const SMALL = { segmentBytes: 64 * 1024 };
 
 async function readAll(dir: string, opts = {}) {
   const log = await lib.CommitLog.open(dir, opts);
@@ -91,7 +93,7 @@ describe('restart before the power loss', () => {
       for (let seed = 1; seed <= 6; seed++) {
         const dir = tmpDir();
         fault.arm({ trackDurability: true });
-        const log = await lib.CommitLog.open(dir);
+        const log = await lib.CommitLog.open(dir, SMALL);
         const acked = await appendAll(log, 3, 100, 'a');
         expect(acked.size).toBe(3);
         fault.restart({ failAt: 0, kind: 'sync', errno: EIO });
@@ -100,15 +102,68 @@ describe('restart before the power loss', () => {
         await log.close().catch(() => {});
         // "Close and reopen": the pages of the failed batch are still cached.
         fault.restart({ seed, keep });
-        const again = await lib.CommitLog.open(dir);
+        const again = await lib.CommitLog.open(dir, SMALL);
         for (const [seq, body] of await appendAll(again, 3, 100, 'b')) acked.set(seq, body);
         fault.crash();
         await again.close().catch(() => {});
         fault.powerLoss({ seed, keep });
         fault.disarm();
-        const got = await readAll(dir);
+        const got = await readAll(dir, SMALL);
         for (const [seq, body] of acked) expect(got.get(seq), `keep ${keep} seed ${seed}: record ${seq}`).toBe(body);
       }
     }
+  });
+
+  it("finishes a 'truncate' recovery that a crash interrupted, and never hands out a given-up number (defect 4)", async () => {
+    const O = { alignBytes: 512, segmentBytes: 64 * 1024 };
+    // A log of 15 records in 5 batches whose third batch is damaged.
+    const template = tmpDir();
+    const log = await lib.CommitLog.open(template, O);
+    for (let g = 0; g < 5; g++) await log.appendMany([`${g}a`, `${g}b`, `${g}c`]);
+    await log.close();
+    const [seg] = segmentFiles(template);
+    const b = parseBatches(seg);
+    const bytes = fs.readFileSync(seg);
+    bytes[b[2].offset + 80] ^= 0x40;
+    fs.writeFileSync(seg, bytes);
+    // Steps of an uninterrupted 'truncate' open.
+    const probe = tmpDir();
+    fs.cpSync(template, probe, { recursive: true });
+    fault.arm({ trackDurability: true });
+    await (await lib.CommitLog.open(probe, { ...O, recovery: 'truncate' as const })).close();
+    const steps = fault.steps();
+    fault.disarm();
+    let strictOpened = 0;
+    for (let crashAt = 0; crashAt < steps; crashAt++) {
+      const dir = tmpDir();
+      fs.cpSync(template, dir, { recursive: true });
+      fault.arm({ trackDurability: true, crashAt });
+      const first = await lib.CommitLog.open(dir, { ...O, recovery: 'truncate' as const }).catch(() => undefined);
+      await first?.close().catch(() => {});
+      fault.restart({});
+      // A strict open refuses only while the loss was not yet accepted durably.
+      const strict = await lib.CommitLog.open(dir, O).catch((e) => e);
+      let again = strict;
+      if (strict instanceof Error) {
+        expect((strict as { code?: string }).code).toBe('ERR_LOG_CORRUPT');
+        again = await lib.CommitLog.open(dir, { ...O, recovery: 'truncate' as const });
+      } else {
+        strictOpened++;
+      }
+      const seqs: number[] = [];
+      for await (const r of again.read()) seqs.push(r.seq);
+      expect(seqs, `crash at step ${crashAt}`).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(await again.append('next'), `crash at step ${crashAt}`).toBe(15);
+      fault.crash();
+      await again.close().catch(() => {});
+      fault.powerLoss({ seed: crashAt, keep: 0.5 });
+      fault.disarm();
+      const after = await lib.CommitLog.open(dir, O);
+      const back: number[] = [];
+      for await (const r of after.read()) back.push(r.seq);
+      expect(back, `crash at step ${crashAt}, after power loss`).toEqual([0, 1, 2, 3, 4, 5, 15]);
+      await after.close();
+    }
+    expect(strictOpened).toBeGreaterThan(0);
   });
 });

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CommitLog } from '../lib';
-import { isRoot, mountTmpfs, parseBatches, recordBytes, segmentFiles, tmpDir } from './helpers';
+import { isRoot, mountTmpfs, parseBatches, recordBytes, segmentFiles, tmpDir, writeV1Log } from './helpers';
 
 const SMALL = { segmentBytes: 64 * 1024 };
 
@@ -172,5 +172,41 @@ describe('recovery after damage (issue 9)', () => {
     } finally {
       m.unmount();
     }
+  });
+});
+
+describe('version 1 logs', () => {
+  for (const checkpoint of [true, false]) {
+    it(`open, read and continue a version 1 log ${checkpoint ? 'with' : 'without'} its CHECKPOINT, in a new version 2 segment`, async () => {
+      const dir = tmpDir();
+      const groups = [[Buffer.from('hello'), Buffer.from(''), Buffer.from('abc')], [Buffer.from('xyz')], [recordBytes(9, 700)]];
+      writeV1Log(dir, groups, checkpoint);
+      expect(parseBatches(segmentFiles(dir)[0]).map((b) => b.version)).toEqual([1, 1, 1]);
+      const log = await CommitLog.open(dir);
+      expect(log.recovery.corruption).toBe(false);
+      const want = groups.flat();
+      const got: Buffer[] = [];
+      for await (const r of log.read()) got.push(Buffer.from(r.data));
+      expect(got).toEqual(want);
+      expect(await log.append('v2')).toBe(5);
+      await log.close();
+      const segs = segmentFiles(dir);
+      expect(segs.map(baseOf)).toEqual([0, 5]);
+      expect(parseBatches(segs[1]).map((b) => b.version)).toEqual([2]);
+      const again = await CommitLog.open(dir);
+      expect(await seqs(again)).toEqual([0, 1, 2, 3, 4, 5]);
+      await again.close();
+    });
+  }
+
+  it('rejects damage to an acknowledged version 1 batch with ERR_LOG_CORRUPT', async () => {
+    const dir = tmpDir();
+    writeV1Log(dir, [[Buffer.from('a')], [Buffer.from('b')], [Buffer.from('c')]], true);
+    const seg = segmentFiles(dir)[0];
+    const buf = fs.readFileSync(seg);
+    buf[512 + 44] ^= 1; // the second batch's record
+    fs.writeFileSync(seg, buf);
+    const err = await CommitLog.open(dir).catch((e) => e);
+    expect(err.code).toBe('ERR_LOG_CORRUPT');
   });
 });

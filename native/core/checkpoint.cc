@@ -110,10 +110,15 @@ Status CheckpointKeeper::WriteLocked(const Checkpoint& cp) {
   // A full disk has no block for a temp file. The checkpoint fits one
   // sector, which a disk writes whole or not at all (the assumption
   // PostgreSQL makes for pg_control): overwrite it in place.
+  // Only over a checkpoint of the same size: growing the file (a version 1
+  // one) would change its size too, which is not one sector write.
   int fd;
   Status in_place = io_->Open(path, O_WRONLY, 0, &fd);
   if (!in_place.ok()) return s;
-  in_place = io_->PWrite(fd, b.data(), b.size(), 0);
+  uint64_t size = 0;
+  in_place = io_->FileSize(fd, &size);
+  if (in_place.ok() && size != b.size()) in_place = s;
+  if (in_place.ok()) in_place = io_->PWrite(fd, b.data(), b.size(), 0);
   if (in_place.ok()) in_place = io_->Sync(fd, SyncKind::kData);
   io_->Close(fd);
   return in_place.ok() ? in_place : s;

@@ -63,6 +63,7 @@ const char* ChainState::Refuse(const BatchHeader& h) const {
   // A valid batch that does not continue the segment is stale (bytes of an
   // older use of the file, RocksDB's recyclable-log rule): it ends the log.
   if (batches > 0 && h.epoch != epoch) return "batch of another segment epoch";
+  if (batches > 0 && h.version < version) return "batch of an older format version";
   if (h.base_seq != next_seq) return "batch does not start at the expected sequence number";
   if ((batches > 0 || check_chain) && h.prev_crc != last_crc) {
     return "batch does not chain to the previous one";
@@ -73,6 +74,7 @@ const char* ChainState::Refuse(const BatchHeader& h) const {
 void ChainState::Accept(const BatchHeader& h) {
   assert(Refuse(h) == nullptr);
   if (batches == 0) epoch = h.epoch;
+  version = h.version;
   batches++;
   next_seq = h.end_seq();
   last_crc = h.crc;

@@ -64,6 +64,7 @@ class BatchReader {
 struct ChainState {
   uint64_t next_seq = 0;   // its base_seq
   uint32_t epoch = 0;      // its epoch; 0 before a segment's first batch
+  uint16_t version = 0;    // the last batch's format version (never goes back)
   uint32_t last_crc = 0;   // its prev_crc, when check_chain
   bool check_chain = true; // false only before the first batch of the oldest
                            // segment, whose predecessor may be truncated away

@@ -20,10 +20,14 @@ namespace {
 std::string Num(uint64_t v) { return std::to_string(v); }
 
 bool IsLeftover(const std::string& name) {
-  // A segment prepared ahead of time (its content is irrelevant) or a
-  // checkpoint that was never renamed into place.
+  // A segment prepared ahead of time (its content is irrelevant), or a
+  // checkpoint or .broken copy that was never renamed into place.
+  uint64_t base;
+  size_t seg_len = kSegmentNameDigits + kSegmentSuffixLen;
+  bool broken_temp = name.size() > seg_len && ParseSegmentName(name.substr(0, seg_len), &base) &&
+                     IsTempFor(name, name.substr(0, seg_len) + kBrokenSuffix);
   return name.compare(0, std::strlen(kPreparedPrefix), kPreparedPrefix) == 0 ||
-         IsTempFor(name, kCheckpointName);
+         IsTempFor(name, kCheckpointName) || broken_temp;
 }
 
 // --- Step 1: discover ------------------------------------------------------
@@ -119,6 +123,10 @@ Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, uint64_t log_id
     BatchState st = reader.ReadAt(candidates[k], &h, &s);
     if (!s.ok() || st != BatchState::kValid) continue;
     if (seg.chain.batches > 0 && h.epoch != seg.chain.epoch) continue;
+    // Version 1 batches bind to no place and no log: they count only in a
+    // segment version 1 wrote, never in one this code writes (where they
+    // can only be images inside records).
+    if (h.version < kFormatVersion && seg.last_version != h.version) continue;
     if (h.base_seq < seg.chain.next_seq) continue;
     out->max_end_seq = std::max(out->max_end_seq, h.end_seq());
     if (h.commit_seq > out->proof_commit_seq) {
@@ -250,7 +258,12 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
   // Records at or past this number were never proven durable: the log ran
   // with sync 'none' (its checkpoint was synced at open, its data never).
   uint64_t unproven_from = cp.no_sync ? cp.durable_seq : UINT64_MAX;
-  if (cp_has_first && cp_first < plan.first_seq) {
+  bool later_given_up = true;  // every segment after the stop holds only given-up numbers
+  for (size_t i = scan.stop_index + 1; i < scan.segs.size(); i++) later_given_up &= scan.segs[i].base < cp.gap_to;
+  if (GapExplains(cp, at) && later_given_up) {
+    // An earlier 'truncate' recovery gave these numbers up and recorded it
+    // before it cut (a crash stopped it half-way): the loss is accepted.
+  } else if (cp_has_first && cp_first < plan.first_seq) {
     acknowledged = true;
     reason = "the oldest segment is missing: the log starts at sequence " + Num(cp_first) +
              " but the first segment file starts at " + Num(plan.first_seq);
@@ -361,8 +374,9 @@ Status ZeroRange(Io* io, const std::string& path, uint64_t from, uint64_t to) {
 }
 
 bool SameCheckpoint(const LogScan& scan, const Checkpoint& next) {
-  if (!scan.have_cp || scan.cp_corrupt) return false;
-  return EncodeCheckpoint(scan.cp) == EncodeCheckpoint(next) && scan.cp.version == kFormatVersion;
+  // A version 1 checkpoint (no log_id) is always replaced.
+  if (!scan.have_cp || scan.cp_corrupt || scan.cp.version != kFormatVersion) return false;
+  return EncodeCheckpoint(scan.cp) == EncodeCheckpoint(next);
 }
 
 Status Apply(Io* io, const std::string& dir, const LogOptions& options, const LogScan& scan,
