@@ -74,8 +74,10 @@ Napi::Object LogHandle::Create(Napi::Env env, std::unique_ptr<Log> log, Napi::Fu
   napi_add_env_cleanup_hook(env, reinterpret_cast<void (*)(void*)>(&OnEnvCleanup), self);
   self->cleanup_hook_ = true;
   self->log_->Start([self] {
-    // Coalesce: at most one call queued; CallJs reads the latest state.
-    if (!self->notify_pending_.exchange(true)) self->tsfn_.NonBlockingCall();
+    // Coalesce: at most one call queued; CallJs reads the latest state. The
+    // flusher published durable_seq (release) or failure_ (mutex) before
+    // this; see CallJs for why both sides use read-modify-writes.
+    if (!self->notify_pending_.exchange(true, std::memory_order_acq_rel)) self->tsfn_.NonBlockingCall();
   });
   return obj;
 }
@@ -90,7 +92,20 @@ void LogHandle::OnEnvCleanup(LogHandle* self) {
 
 void LogHandle::CallJs(Napi::Env env, Napi::Function callback, LogHandle* self, void*) {
   if (env == nullptr || self == nullptr) return;  // being torn down
-  self->notify_pending_.store(false);
+  // Clear the flag with a read-modify-write, never a plain store. The
+  // flusher does [store durable_seq (release); exchange(pending, true)] and
+  // this thread [clear pending; load durable_seq (acquire)]: with a plain
+  // store that is the store-buffering pattern, where C++ allows both loads
+  // to miss the other thread's store (the flusher sees `true` and queues no
+  // call, this thread reads the old durable_seq), and the last batch's
+  // appends would never resolve. TSan cannot see it (no data race). With an
+  // exchange both operations on the flag are RMWs, which are totally ordered
+  // and each reads the latest value: either the flusher's exchange comes
+  // first, so ours reads its `true` and synchronizes with it (its durable_seq
+  // store happens-before our load below), or ours comes first, so the
+  // flusher reads `false` and queues another call. A durable advance can be
+  // late by one call, never missed.
+  self->notify_pending_.exchange(false, std::memory_order_acq_rel);
   uint64_t durable = self->log_->durable_seq();
   Status failure = self->log_->failure();
   Napi::Value err = failure.ok() ? env.Undefined() : ToJsError(env, failure).Value();
