@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "../core/config_file.h"
 #include "../core/crc32c.h"
 #if defined(COMMITLOG_FAULT_INJECTION)
 #include "../core/fault_io.h"
@@ -26,6 +27,18 @@ Io* BindingIo() { return TestIo(); }
 #else
 Io* BindingIo() { return PosixIo(); }
 #endif
+
+bool CanRunJs(Napi::Env env) {
+  // napi_coerce_to_bool is one of the calls that check, before doing
+  // anything, that the environment can still run JavaScript (and that no
+  // exception is pending); on undefined it has no other effect.
+  napi_value result;
+  return napi_coerce_to_bool(env, env.Undefined(), &result) == napi_ok;
+}
+
+AddonData::~AddonData() {
+  for (int fd : held_locks) UnlockFile(BindingIo(), fd);
+}
 
 namespace {
 

@@ -93,12 +93,22 @@ Napi::Value LockFileJs(const Napi::CallbackInfo& info) {
   auto fd = std::make_shared<int>(-1);
   auto* w = new TaskWorker(
       info.Env(), "commitlog.lockFile", [target, fd] { return LockFile(BindingIo(), target, fd.get()); },
-      [fd](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *fd); });
+      [fd](Napi::Env env) -> Napi::Value {
+        // Held by JavaScript from here on; see AddonData::held_locks.
+        AddonData::Get(env)->held_locks.insert(*fd);
+        return Napi::Number::New(env, *fd);
+      },
+      // Taken while the environment was being torn down: nobody will unlock it.
+      [fd] { UnlockFile(BindingIo(), *fd); });
   return w->Queue();
 }
 
+// unlockFile(fd): only a fd that lockFile() gave and that is still held.
 Napi::Value UnlockFileJs(const Napi::CallbackInfo& info) {
-  if (info[0].IsNumber()) UnlockFile(BindingIo(), info[0].As<Napi::Number>().Int32Value());
+  if (info[0].IsNumber()) {
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    if (AddonData::Get(info.Env())->held_locks.erase(fd) == 1) UnlockFile(BindingIo(), fd);
+  }
   return info.Env().Undefined();
 }
 

@@ -16,6 +16,7 @@ Napi::Error MakeError(Napi::Env env, const char* code, const std::string& messag
   Napi::Object obj;
   if (!data->error_class.IsEmpty()) {
     obj = data->error_class.New({Napi::String::New(env, message), Napi::String::New(env, code)});
+    if (obj.IsEmpty()) return Napi::Error();  // the environment is being torn down
   } else {
     obj = Napi::Error::New(env, message).Value();
     obj.Set("code", code);
@@ -45,6 +46,7 @@ Napi::Error ToJsError(Napi::Env env, const Status& s) {
     if (!s.path().empty()) message += " '" + s.path() + "'";
   }
   Napi::Error err = MakeError(env, CodeOf(s), message);
+  if (err.IsEmpty()) return err;
   Napi::Object obj = err.Value();
   if (s.err() != 0) {
     obj.Set("errno", Napi::Number::New(env, -s.err()));

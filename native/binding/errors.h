@@ -14,7 +14,8 @@ void SetErrorClass(Napi::Env env, Napi::Function cls);
 
 // Builds an error whose `code` is a libuv name for system errors ('EIO',
 // 'ENOSPC', ...) or one of ours ('ERR_LOG_CORRUPT', ...), with errno,
-// syscall, path and offset where they apply, like Node's fs errors.
+// syscall, path and offset where they apply, like Node's fs errors. Empty
+// if the environment is being torn down (see CanRunJs in addon.h).
 Napi::Error ToJsError(Napi::Env env, const Status& status);
 
 // Same, from a code and message of our own.

@@ -58,14 +58,22 @@ LogHandle::~LogHandle() {
   if (cleanup_hook_) {
     napi_remove_env_cleanup_hook(Env(), reinterpret_cast<void (*)(void*)>(&OnEnvCleanup), this);
   }
-  // log_'s destructor closes it if nobody did (the process is going away).
+  // Closes the log if nobody did, joining the flusher, before tsfn_ goes:
+  // the flusher's notify callback uses tsfn_.
+  log_.reset();
 }
 
-Napi::Object LogHandle::Create(Napi::Env env, std::unique_ptr<Log> log, Napi::Function on_durable) {
+Napi::Value LogHandle::Create(Napi::Env env, std::unique_ptr<Log> log, Napi::Function on_durable) {
   Napi::Object obj = AddonData::Get(env)->log_handle_ctor.New({});
+  // The environment began tearing down while the log opened: `log` goes out
+  // of scope here, which closes it and releases its lock.
+  if (obj.IsEmpty()) return Napi::Value();
   LogHandle* self = Unwrap(obj);
+  if (self == nullptr) return Napi::Value();
   self->log_ = std::move(log);
   self->tsfn_ = Tsfn::New(env, on_durable, "commitlog.flush", 0, 1, self);
+  // Unstarted, the log is closed by ~LogHandle when the object is collected.
+  if (static_cast<napi_threadsafe_function>(self->tsfn_) == nullptr) return Napi::Value();
   self->tsfn_live_ = true;
   // Idle logs do not keep the process alive; the façade refs while appends wait.
   self->tsfn_.Unref(env);
@@ -84,14 +92,20 @@ Napi::Object LogHandle::Create(Napi::Env env, std::unique_ptr<Log> log, Napi::Fu
 
 void LogHandle::OnEnvCleanup(LogHandle* self) {
   // The environment is exiting with the log open: write what is staged and
-  // stop the threads while the TSFN is still valid.
+  // stop the threads while the TSFN is still valid. Node runs this after the
+  // in-flight async work completed (so no worker uses the log) and before
+  // the TSFN's own cleanup hook (registered earlier; hooks run last-in
+  // first-out) and the finalizers.
   self->cleanup_hook_ = false;
   self->closing_ = true;
   self->log_->Close();
 }
 
 void LogHandle::CallJs(Napi::Env env, Napi::Function callback, LogHandle* self, void*) {
-  if (env == nullptr || self == nullptr) return;  // being torn down
+  // env is null when the TSFN drains its queue at teardown; CanRunJs is
+  // false from worker.terminate() on, before the cleanup hooks run (the
+  // flusher may still be notifying then).
+  if (env == nullptr || self == nullptr || !CanRunJs(env)) return;
   // Clear the flag with a read-modify-write, never a plain store. The
   // flusher does [store durable_seq (release); exchange(pending, true)] and
   // this thread [clear pending; load durable_seq (acquire)]: with a plain
@@ -108,7 +122,12 @@ void LogHandle::CallJs(Napi::Env env, Napi::Function callback, LogHandle* self, 
   self->notify_pending_.exchange(false, std::memory_order_acq_rel);
   uint64_t durable = self->log_->durable_seq();
   Status failure = self->log_->failure();
-  Napi::Value err = failure.ok() ? env.Undefined() : ToJsError(env, failure).Value();
+  Napi::Value err = env.Undefined();
+  if (!failure.ok()) {
+    Napi::Error e = ToJsError(env, failure);
+    if (e.IsEmpty()) return;  // teardown began midway
+    err = e.Value();
+  }
   callback.Call({Num(env, durable), err});
 }
 
