@@ -102,11 +102,11 @@ bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LogOptions options;
-  if (!info[0].IsString() || !info[1].IsObject() || !info[2].IsFunction() ||
-      !ParseOptions(info[1].As<Napi::Object>(), &options)) {
-    Napi::TypeError::New(env, "open(dir: string, options: object, onDurable: function)")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
+  if (!info[0].IsString() || !info[1].IsObject() || !info[2].IsFunction()) {
+    return ThrowJs(env, Status::InvalidArgType("open(dir: string, options: object, onDurable: function)"));
+  }
+  if (!ParseOptions(info[1].As<Napi::Object>(), &options)) {
+    return ThrowJs(env, Status::InvalidArgument("open: an option has an invalid value"));
   }
   auto* w = new OpenWorker(env, info[0].As<Napi::String>().Utf8Value(), options,
                            info[2].As<Napi::Function>());
@@ -121,10 +121,7 @@ Napi::Value SetErrorClassJs(const Napi::CallbackInfo& info) {
 // crc32c(bytes, init = 0) -> number; exposed for tests and benchmarks.
 Napi::Value Crc32c(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) {
-    Napi::TypeError::New(env, "crc32c(bytes: Uint8Array)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!info[0].IsTypedArray()) return ThrowJs(env, Status::InvalidArgType("crc32c(bytes: Uint8Array)"));
   Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
   uint32_t init = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
   const char* p = static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();

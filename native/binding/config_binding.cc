@@ -20,10 +20,7 @@ bool Bytes(const Napi::Value& v, std::string* out) {
   return true;
 }
 
-Napi::Value Fail(Napi::Env env, const char* usage) {
-  Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
+Napi::Value Fail(Napi::Env env, const char* usage) { return ThrowJs(env, Status::InvalidArgType(usage)); }
 
 int ModeArg(const Napi::Value& v) {
   return v.IsNumber() ? static_cast<int>(v.As<Napi::Number>().Uint32Value() & 07777) : 0600;

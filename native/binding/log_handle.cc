@@ -1,5 +1,6 @@
 #include "log_handle.h"
 
+#include <cassert>
 #include <cmath>
 
 #include "addon.h"
@@ -13,6 +14,10 @@ namespace {
 // Largest record the native layer accepts whatever the options say: frames
 // carry u32 lengths and a batch must fit a u32 span.
 constexpr size_t kHardRecordMax = size_t{1} << 30;
+
+// append/appendMany: max_pending_bytes reached, retry once durable advances
+// (flow control, not an error; APPEND_FULL in lib/native.ts).
+constexpr int kAppendFull = -1;
 
 uint64_t ToU64(const Napi::Value& v) {
   double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
@@ -41,6 +46,7 @@ Napi::Function LogHandle::Init(Napi::Env env) {
                          InstanceMethod<&LogHandle::Append>("append"),
                          InstanceMethod<&LogHandle::AppendMany>("appendMany"),
                          InstanceMethod<&LogHandle::Durable>("durable"),
+                         InstanceMethod<&LogHandle::FailureJs>("failure"),
                          InstanceMethod<&LogHandle::FirstSeq>("firstSeq"),
                          InstanceMethod<&LogHandle::Close>("close"),
                          InstanceMethod<&LogHandle::Read>("read"),
@@ -121,7 +127,7 @@ void LogHandle::CallJs(Napi::Env env, Napi::Function callback, LogHandle* self, 
   // late by one call, never missed.
   self->notify_pending_.exchange(false, std::memory_order_acq_rel);
   uint64_t durable = self->log_->durable_seq();
-  Status failure = self->log_->failure();
+  Status failure = self->Failure();
   Napi::Value err = env.Undefined();
   if (!failure.ok()) {
     Napi::Error e = ToJsError(env, failure);
@@ -131,30 +137,39 @@ void LogHandle::CallJs(Napi::Env env, Napi::Function callback, LogHandle* self, 
   callback.Call({Num(env, durable), err});
 }
 
+Status LogHandle::Failure() const {
+  // The flusher is the only writer of failure(): it failed writing or
+  // syncing a batch (or rolling to a new segment for it).
+  Status s = log_->failure();
+  return s.WithStep("commit");
+}
+
+// Not thrown: append's errors are values, so that the façade can first
+// settle what was appended before (see lib/log.ts).
+static Napi::Value ErrorValue(Napi::Env env, const Status& s) {
+  Napi::Error err = ToJsError(env, s);
+  return err.IsEmpty() ? env.Undefined() : err.Value();
+}
+
 Napi::Value LogHandle::AppendResultToJs(Napi::Env env, AppendResult r, uint64_t first_seq) {
   switch (r) {
     case AppendResult::kOk: return Num(env, first_seq);
-    case AppendResult::kFull: return Napi::Number::New(env, -1);
-    case AppendResult::kFailed: return Napi::Number::New(env, -2);
-    case AppendResult::kClosed: return Napi::Number::New(env, -3);
-    case AppendResult::kNoMemory: return Napi::Number::New(env, -4);
+    case AppendResult::kFull: return Napi::Number::New(env, kAppendFull);
+    case AppendResult::kFailed: return ErrorValue(env, Status::Failed(Failure()));
+    case AppendResult::kClosed: return ErrorValue(env, Status::Closed());
+    case AppendResult::kNoMemory: return ErrorValue(env, Status::NoMemory("staging the record"));
   }
-  return Napi::Number::New(env, -4);
+  assert(false);
+  return env.Undefined();
 }
 
 Napi::Value LogHandle::Append(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* data;
   size_t len;
-  if (!GetBytes(info[0], &data, &len)) {
-    Napi::TypeError::New(env, "record must be a Uint8Array").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (len > kHardRecordMax) {
-    Napi::RangeError::New(env, "record is too large").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (closing_) return Napi::Number::New(env, -3);
+  if (!GetBytes(info[0], &data, &len)) return ThrowJs(env, Status::InvalidArgType("record must be a Uint8Array"));
+  if (len > kHardRecordMax) return ThrowJs(env, Status::OutOfRange("record is too large"));
+  if (closing_) return ErrorValue(env, Status::Closed());
   uint64_t first = 0;
   AppendResult r = log_->Append(&data, &len, 1, &first);
   return AppendResultToJs(env, r, first);
@@ -162,10 +177,7 @@ Napi::Value LogHandle::Append(const Napi::CallbackInfo& info) {
 
 Napi::Value LogHandle::AppendMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray()) {
-    Napi::TypeError::New(env, "records must be an array").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!info[0].IsArray()) return ThrowJs(env, Status::InvalidArgType("records must be an array"));
   Napi::Array arr = info[0].As<Napi::Array>();
   uint32_t n = arr.Length();
   std::vector<const char*> ptrs(n);
@@ -173,16 +185,12 @@ Napi::Value LogHandle::AppendMany(const Napi::CallbackInfo& info) {
   size_t total = 0;
   for (uint32_t i = 0; i < n; i++) {
     if (!GetBytes(arr.Get(i), &ptrs[i], &lens[i])) {
-      Napi::TypeError::New(env, "each record must be a Uint8Array").ThrowAsJavaScriptException();
-      return env.Undefined();
+      return ThrowJs(env, Status::InvalidArgType("each record must be a Uint8Array"));
     }
     total += lens[i] + 4;
   }
-  if (n == 0 || total > kHardRecordMax) {
-    Napi::RangeError::New(env, "group is empty or too large").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (closing_) return Napi::Number::New(env, -3);
+  if (n == 0 || total > kHardRecordMax) return ThrowJs(env, Status::OutOfRange("group is empty or too large"));
+  if (closing_) return ErrorValue(env, Status::Closed());
   uint64_t first = 0;
   AppendResult r = log_->Append(ptrs.data(), lens.data(), n, &first);
   return AppendResultToJs(env, r, first);
@@ -192,20 +200,20 @@ Napi::Value LogHandle::Durable(const Napi::CallbackInfo& info) {
   return Num(info.Env(), log_->durable_seq());
 }
 
+Napi::Value LogHandle::FailureJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Status s = Failure();
+  return s.ok() ? env.Undefined() : ErrorValue(env, s);
+}
+
 Napi::Value LogHandle::FirstSeq(const Napi::CallbackInfo& info) {
   return Num(info.Env(), log_->first_seq());
 }
 
-static Napi::Value Rejected(Napi::Env env, const char* code, const char* message) {
-  auto d = Napi::Promise::Deferred::New(env);
-  d.Reject(MakeError(env, code, message).Value());
-  return d.Promise();
-}
-
 Napi::Value LogHandle::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closing_) return Rejected(env, "ERR_LOG_CLOSED", "log is closed");
-  if (ops_in_flight_ > 0) return Rejected(env, "ERR_LOG_BUSY", "reads or truncations are in flight");
+  if (closing_) return RejectedPromise(env, Status::Closed());
+  if (ops_in_flight_ > 0) return RejectedPromise(env, Status::Busy("reads or truncations are in flight"));
   closing_ = true;
   return (new CloseWorker(env, this, info.This().As<Napi::Object>()))->Queue();
 }
@@ -223,7 +231,7 @@ void LogHandle::FinishClose() {
 
 Napi::Value LogHandle::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closing_) return Rejected(env, "ERR_LOG_CLOSED", "log is closed");
+  if (closing_) return RejectedPromise(env, Status::Closed());
   ReadCursor cursor;
   cursor.seq = info[3].IsNumber() ? ToU64(info[3]) : UINT64_MAX;
   cursor.segment = ToU64(info[4]);
@@ -236,7 +244,7 @@ Napi::Value LogHandle::Read(const Napi::CallbackInfo& info) {
 
 Napi::Value LogHandle::TruncateBefore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closing_) return Rejected(env, "ERR_LOG_CLOSED", "log is closed");
+  if (closing_) return RejectedPromise(env, Status::Closed());
   return (new TruncateWorker(env, this, info.This().As<Napi::Object>(), ToU64(info[0])))->Queue();
 }
 

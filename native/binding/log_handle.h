@@ -42,6 +42,9 @@ class LogHandle : public Napi::ObjectWrap<LogHandle> {
   Napi::Value Append(const Napi::CallbackInfo& info);
   Napi::Value AppendMany(const Napi::CallbackInfo& info);
   Napi::Value Durable(const Napi::CallbackInfo& info);
+  // failure() -> the error that stopped the log (ToJsError of Failure()), or
+  // undefined: lets the façade learn of a failure before CallJs tells it.
+  Napi::Value FailureJs(const Napi::CallbackInfo& info);
   Napi::Value FirstSeq(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
@@ -50,7 +53,10 @@ class LogHandle : public Napi::ObjectWrap<LogHandle> {
   Napi::Value Recovery(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
+  // A sequence number, -1 if the log is full, or the error (not thrown).
   Napi::Value AppendResultToJs(Napi::Env env, AppendResult r, uint64_t first_seq);
+  // The core's failure, named as the step "commit"; OK while the log works.
+  Status Failure() const;
 
   // Declared before log_ so that it is destroyed after it: ~Log joins the
   // flusher, whose notify callback calls tsfn_, so the log must stop before

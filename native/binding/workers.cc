@@ -9,7 +9,11 @@
 namespace commitlog {
 
 PromiseWorker::PromiseWorker(Napi::Env env, const char* resource)
-    : Napi::AsyncWorker(env, resource), deferred_(Napi::Promise::Deferred::New(env)) {}
+    : Napi::AsyncWorker(env, resource), deferred_(Napi::Promise::Deferred::New(env)), step_(resource) {
+  // "commitlog.open" names the step "open".
+  static const char kPrefix[] = "commitlog.";
+  if (step_.rfind(kPrefix, 0) == 0) step_.erase(0, sizeof(kPrefix) - 1);
+}
 
 Napi::Promise PromiseWorker::Queue() {
   Napi::AsyncWorker::Queue();
@@ -38,7 +42,8 @@ void PromiseWorker::Settle() {
     Napi::Value result = OnSuccess(env);
     if (!result.IsEmpty()) deferred_.Resolve(result);
   } else {
-    Napi::Error err = ToJsError(env, status_);
+    Status failed = status_;
+    Napi::Error err = ToJsError(env, failed.WithStep(step_));
     if (!err.IsEmpty()) deferred_.Reject(err.Value());
   }
   Finally();

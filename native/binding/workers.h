@@ -36,6 +36,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Settle();
   void OnError(const Napi::Error& e) override;
   Napi::Promise::Deferred deferred_;
+  std::string step_;  // names the operation in its errors: "open", "configSave", ...
 };
 
 // A worker for the small file operations (config persistence): `work` runs
