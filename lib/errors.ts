@@ -23,6 +23,13 @@ export class LogError extends Error {
   path?: string;
   /** Byte offset in `path`, for ERR_LOG_CORRUPT. */
   offset?: number;
+  /**
+   * The step that failed, outermost first, as the message's prefix: the
+   * operation ('open', 'read', 'close', 'configSave', ...) or, for the
+   * flusher, 'commit', followed by any steps the core named
+   * ('commit: roll: fsync directory').
+   */
+  step?: string;
 
   constructor(message: string, code: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -58,11 +65,4 @@ export function invalidValue(name: string, reason: string, actual: unknown): Cod
 
 export function closedError(): LogError {
   return new LogError('log is closed', 'ERR_LOG_CLOSED');
-}
-
-export function failedError(cause: Error): LogError {
-  const err = new LogError(`log failed earlier and accepts no more appends: ${cause.message}`, 'ERR_LOG_FAILED', {
-    cause,
-  });
-  return err;
 }

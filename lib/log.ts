@@ -1,8 +1,6 @@
 import { DEFAULT_READ_CHUNK_BYTES } from './constants';
-import { LogError, closedError, failedError, invalidArgType, outOfRange } from './errors';
+import { type LogError, closedError, invalidArgType, outOfRange } from './errors';
 import {
-  APPEND_CLOSED,
-  APPEND_FAILED,
   APPEND_FULL,
   native,
   type NativeLogHandle,
@@ -272,7 +270,7 @@ export class CommitLog {
     }
     // The flusher has stopped: settle everything with the final state, even
     // if its last notification is still queued.
-    this.#onDurable(this[kHandle].durable(), this.#failure);
+    this.#onDurable(this[kHandle].durable(), this.#failure ?? this[kHandle].failure());
     this.#rejectAll(this.#failure ?? closedError());
     this.#setRef(false);
     this.#state = 'closed';
@@ -287,14 +285,19 @@ export class CommitLog {
 
   #submit(records: Uint8Array[], many: boolean): Promise<number> {
     if (this.#state !== 'open') return Promise.reject(closedError());
-    if (this.#failure) return Promise.reject(failedError(this.#failure));
     if (this.#waiting.length === this.#waitHead) {
       const h = this[kHandle];
       const r = many ? h.appendMany(records) : h.append(records[0]);
+      if (typeof r !== 'number') {
+        // ERR_LOG_FAILED (its cause is the system error), ERR_LOG_CLOSED or
+        // ENOMEM. Appends made before this one settle first.
+        if (r.code === 'ERR_LOG_FAILED') this.#fail(r.cause as LogError);
+        return Promise.reject(r);
+      }
       if (r >= 0) {
         return new Promise<number>((resolve, reject) => this.#pend(r, r + records.length - 1, resolve, reject));
       }
-      if (r !== APPEND_FULL) return Promise.reject(this.#appendError(r));
+      // APPEND_FULL: wait for room, in order.
     }
     return new Promise<number>((resolve, reject) => {
       this.#waiting.push({ records, many, resolve, reject });
@@ -310,15 +313,16 @@ export class CommitLog {
     if (!this.#reffed) this.#setRef(true);
   }
 
-  #appendError(r: number): Error {
-    if (r === APPEND_CLOSED) return closedError();
-    if (r === APPEND_FAILED) return failedError(this.#failure ?? new LogError('log failed', 'ERR_LOG_FAILED'));
-    return new LogError('out of memory staging the record', 'ENOMEM');
-  }
-
   // Runs on the JS thread once per batch made durable (coalesced), and once
   // if the log fails.
   #onDurable(durable: number, err: LogError | undefined): void {
+    this.#resolveDurable(durable);
+    if (err) this.#fail(err);
+    this.#drainWaiting();
+    if (this.#pendHead === this.#pendLast.length && this.#waitHead === this.#waiting.length) this.#setRef(false);
+  }
+
+  #resolveDurable(durable: number): void {
     if (durable > this.#durable) this.#durable = durable;
     const last = this.#pendLast;
     let head = this.#pendHead;
@@ -330,12 +334,18 @@ export class CommitLog {
     }
     this.#pendHead = head;
     this.#compactPending();
-    if (err && !this.#failure) {
-      this.#failure = err;
-      this.#rejectAll(err);
-    }
-    this.#drainWaiting();
-    if (this.#pendHead === this.#pendLast.length && this.#waitHead === this.#waiting.length) this.#setRef(false);
+  }
+
+  // The log failed (fail-stop) with `cause`, the system error. Called by the
+  // flusher's notification, or earlier by an append that the native side
+  // refused with ERR_LOG_FAILED before that notification ran: either way,
+  // what became durable resolves and everything else appended so far
+  // rejects with the cause, in order, before any later append settles.
+  #fail(cause: LogError): void {
+    if (this.#failure) return;
+    this.#resolveDurable(this[kHandle].durable());
+    this.#failure = cause;
+    this.#rejectAll(cause);
   }
 
   #drainWaiting(): void {
@@ -344,9 +354,14 @@ export class CommitLog {
       const w = this.#waiting[this.#waitHead];
       const r = w.many ? h.appendMany(w.records) : h.append(w.records[0]);
       if (r === APPEND_FULL) break;
+      if (typeof r !== 'number' && r.code === 'ERR_LOG_FAILED') {
+        // w was appended while the log worked: it fails with the rest.
+        this.#fail(r.cause as LogError);
+        break;
+      }
       this.#waitHead++;
-      if (r >= 0) this.#pend(r, r + w.records.length - 1, w.resolve, w.reject);
-      else w.reject(this.#appendError(r));
+      if (typeof r === 'number') this.#pend(r, r + w.records.length - 1, w.resolve, w.reject);
+      else w.reject(r);
     }
     if (this.#waitHead === this.#waiting.length) {
       this.#waiting = [];

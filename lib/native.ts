@@ -85,16 +85,20 @@ export interface NativeSegmentInspection {
   stop: string;
 }
 
-/** Results of append/appendMany below zero. */
+/** append/appendMany: maxPendingBytes reached; retry once durableSeq advances. */
 export const APPEND_FULL = -1;
-export const APPEND_FAILED = -2;
-export const APPEND_CLOSED = -3;
-export const APPEND_NO_MEMORY = -4;
 
 export interface NativeLogHandle {
-  append(data: Uint8Array): number;
-  appendMany(data: Uint8Array[]): number;
+  /**
+   * The first sequence number, APPEND_FULL, or (returned, not thrown) the
+   * error: ERR_LOG_FAILED with the system error as `cause`, ERR_LOG_CLOSED or
+   * ENOMEM. Throws only for arguments of the wrong type or size.
+   */
+  append(data: Uint8Array): number | LogError;
+  appendMany(data: Uint8Array[]): number | LogError;
   durable(): number;
+  /** The system error that stopped the log, or undefined while it works. */
+  failure(): LogError | undefined;
   firstSeq(): number;
   close(): Promise<void>;
   read(

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "../core/config_file.h"
 #include "../core/crc32c.h"
 #if defined(COMMITLOG_FAULT_INJECTION)
 #include "../core/fault_io.h"
@@ -27,6 +28,18 @@ Io* BindingIo() { return TestIo(); }
 #else
 Io* BindingIo() { return PosixIo(); }
 #endif
+
+bool CanRunJs(Napi::Env env) {
+  // napi_coerce_to_bool is one of the calls that check, before doing
+  // anything, that the environment can still run JavaScript (and that no
+  // exception is pending); on undefined it has no other effect.
+  napi_value result;
+  return napi_coerce_to_bool(env, env.Undefined(), &result) == napi_ok;
+}
+
+AddonData::~AddonData() {
+  for (int fd : held_locks) UnlockFile(BindingIo(), fd);
+}
 
 namespace {
 
@@ -90,11 +103,11 @@ bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LogOptions options;
-  if (!info[0].IsString() || !info[1].IsObject() || !info[2].IsFunction() ||
-      !ParseOptions(info[1].As<Napi::Object>(), &options)) {
-    Napi::TypeError::New(env, "open(dir: string, options: object, onDurable: function)")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
+  if (!info[0].IsString() || !info[1].IsObject() || !info[2].IsFunction()) {
+    return ThrowJs(env, Status::InvalidArgType("open(dir: string, options: object, onDurable: function)"));
+  }
+  if (!ParseOptions(info[1].As<Napi::Object>(), &options)) {
+    return ThrowJs(env, Status::InvalidArgument("open: an option has an invalid value"));
   }
   auto* w = new OpenWorker(env, info[0].As<Napi::String>().Utf8Value(), options,
                            info[2].As<Napi::Function>());
@@ -109,10 +122,7 @@ Napi::Value SetErrorClassJs(const Napi::CallbackInfo& info) {
 // crc32c(bytes, init = 0) -> number; exposed for tests and benchmarks.
 Napi::Value Crc32c(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) {
-    Napi::TypeError::New(env, "crc32c(bytes: Uint8Array)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!info[0].IsTypedArray()) return ThrowJs(env, Status::InvalidArgType("crc32c(bytes: Uint8Array)"));
   Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
   uint32_t init = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
   const char* p = static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();

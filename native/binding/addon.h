@@ -5,6 +5,8 @@
 
 #include <napi.h>
 
+#include <set>
+
 #include "../core/io.h"
 
 namespace commitlog {
@@ -13,10 +15,30 @@ namespace commitlog {
 // (COMMITLOG_FAULT_INJECTION) a FaultIo wrapping it.
 Io* BindingIo();
 
+// False once the environment is being torn down (worker.terminate(), or the
+// process exiting): JavaScript can no longer run there, so a callback must
+// not build values, settle promises or call functions; every such call would
+// fail. Checked on entry of every callback the event loop (not JavaScript)
+// starts: thread-safe function calls and async work completions. The addon
+// is also built with NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, so that a call
+// that fails anyway (teardown began midway) is not turned into a fatal
+// error, and code that uses a value it built checks IsEmpty() first.
+bool CanRunJs(Napi::Env env);
 
 struct AddonData {
   Napi::FunctionReference error_class;
   Napi::FunctionReference log_handle_ctor;
+  // ConfigFile lock fds that JavaScript holds: lockFile() resolved and
+  // unlockFile() not called yet. A worker terminated between the two never
+  // unlocks, and the flock, held by the whole process, would block every
+  // later save of that file; so whatever is left is unlocked when the
+  // environment goes away. JS thread only.
+  std::set<int> held_locks;
+
+  AddonData() = default;
+  AddonData(const AddonData&) = delete;
+  AddonData& operator=(const AddonData&) = delete;
+  ~AddonData();
 
   static AddonData* Get(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 };

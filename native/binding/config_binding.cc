@@ -20,10 +20,7 @@ bool Bytes(const Napi::Value& v, std::string* out) {
   return true;
 }
 
-Napi::Value Fail(Napi::Env env, const char* usage) {
-  Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
-  return env.Undefined();
-}
+Napi::Value Fail(Napi::Env env, const char* usage) { return ThrowJs(env, Status::InvalidArgType(usage)); }
 
 int ModeArg(const Napi::Value& v) {
   return v.IsNumber() ? static_cast<int>(v.As<Napi::Number>().Uint32Value() & 07777) : 0600;
@@ -116,12 +113,22 @@ Napi::Value LockFileJs(const Napi::CallbackInfo& info) {
   auto fd = std::make_shared<int>(-1);
   auto* w = new TaskWorker(
       info.Env(), "commitlog.lockFile", [target, fd] { return LockFile(BindingIo(), target, fd.get()); },
-      [fd](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *fd); });
+      [fd](Napi::Env env) -> Napi::Value {
+        // Held by JavaScript from here on; see AddonData::held_locks.
+        AddonData::Get(env)->held_locks.insert(*fd);
+        return Napi::Number::New(env, *fd);
+      },
+      // Taken while the environment was being torn down: nobody will unlock it.
+      [fd] { UnlockFile(BindingIo(), *fd); });
   return w->Queue();
 }
 
+// unlockFile(fd): only a fd that lockFile() gave and that is still held.
 Napi::Value UnlockFileJs(const Napi::CallbackInfo& info) {
-  if (info[0].IsNumber()) UnlockFile(BindingIo(), info[0].As<Napi::Number>().Int32Value());
+  if (info[0].IsNumber()) {
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    if (AddonData::Get(info.Env())->held_locks.erase(fd) == 1) UnlockFile(BindingIo(), fd);
+  }
   return info.Env().Undefined();
 }
 

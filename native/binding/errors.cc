@@ -2,6 +2,8 @@
 
 #include <uv.h>
 
+#include <cassert>
+
 #include "addon.h"
 
 namespace commitlog {
@@ -11,19 +13,9 @@ void SetErrorClass(Napi::Env env, Napi::Function cls) {
   data->error_class = Napi::Persistent(cls);
 }
 
-Napi::Error MakeError(Napi::Env env, const char* code, const std::string& message) {
-  AddonData* data = AddonData::Get(env);
-  Napi::Object obj;
-  if (!data->error_class.IsEmpty()) {
-    obj = data->error_class.New({Napi::String::New(env, message), Napi::String::New(env, code)});
-  } else {
-    obj = Napi::Error::New(env, message).Value();
-    obj.Set("code", code);
-  }
-  return Napi::Error(env, obj);
-}
+namespace {
 
-static const char* CodeOf(const Status& s) {
+const char* CodeOf(const Status& s) {
   switch (s.code()) {
     case Code::kOk: return "OK";
     case Code::kIoError: return uv_err_name(-s.err());
@@ -33,30 +25,96 @@ static const char* CodeOf(const Status& s) {
     case Code::kFailed: return "ERR_LOG_FAILED";
     case Code::kInvalidArgument: return "ERR_INVALID_ARG_VALUE";
     case Code::kNotFound: return "ERR_LOG_TRUNCATED";
+    case Code::kBusy: return "ERR_LOG_BUSY";
+    case Code::kInvalidArgType: return "ERR_INVALID_ARG_TYPE";
+    case Code::kOutOfRange: return "ERR_OUT_OF_RANGE";
+    case Code::kNoMemory: return "ENOMEM";
   }
   return "ERR_UNKNOWN";
 }
 
+// The message: "<step>: " then, for system errors, Node's fs style
+// ("EIO: i/o error, fdatasync '/path'"), for ERR_LOG_FAILED ours followed
+// by the cause's message, else Status::ToString().
+std::string MessageOf(const Status& s) {
+  std::string step = s.step().empty() ? "" : s.step() + ": ";
+  switch (s.code()) {
+    case Code::kIoError: {
+      std::string m = step + uv_err_name(-s.err()) + ": " + uv_strerror(-s.err()) + ", " + s.syscall();
+      if (!s.path().empty()) m += " '" + s.path() + "'";
+      return m;
+    }
+    case Code::kNoMemory:
+      return step + "ENOMEM: " + s.message();
+    case Code::kFailed:
+      return step + s.message() + ": " + MessageOf(*s.cause());
+    default:
+      return s.ToString();
+  }
+}
+
+// A LogError (or, before setErrorClass ran, an Error) with `code`.
+Napi::Object NewLogError(Napi::Env env, const char* code, const std::string& message, Napi::Value cause) {
+  AddonData* data = AddonData::Get(env);
+  Napi::Object obj;
+  if (data->error_class.IsEmpty()) {
+    obj = Napi::Error::New(env, message).Value();
+    obj.Set("code", code);
+    if (!cause.IsEmpty()) obj.Set("cause", cause);
+  } else if (cause.IsEmpty()) {
+    obj = data->error_class.New({Napi::String::New(env, message), Napi::String::New(env, code)});
+  } else {
+    Napi::Object options = Napi::Object::New(env);
+    options.Set("cause", cause);
+    obj = data->error_class.New({Napi::String::New(env, message), Napi::String::New(env, code), options});
+  }
+  return obj;
+}
+
+}  // namespace
+
 Napi::Error ToJsError(Napi::Env env, const Status& s) {
-  std::string message = s.ToString();
-  if (s.code() == Code::kIoError) {
-    // Node's fs style: "EIO: i/o error, fdatasync '/path'".
-    message = std::string(uv_err_name(-s.err())) + ": " + uv_strerror(-s.err()) + ", " + s.syscall();
-    if (!s.path().empty()) message += " '" + s.path() + "'";
+  assert(!s.ok());
+  assert(s.code() != Code::kFailed || s.cause() != nullptr);
+  std::string message = MessageOf(s);
+  Napi::Object obj;
+  if (s.code() == Code::kInvalidArgType) {
+    obj = Napi::TypeError::New(env, message).Value();
+  } else if (s.code() == Code::kOutOfRange || s.code() == Code::kInvalidArgument) {
+    obj = Napi::RangeError::New(env, message).Value();
+  } else {
+    Napi::Value cause;
+    if (s.code() == Code::kFailed) {
+      Napi::Error c = ToJsError(env, *s.cause());
+      if (c.IsEmpty()) return c;
+      cause = c.Value();
+    }
+    obj = NewLogError(env, CodeOf(s), message, cause);
   }
-  Napi::Error err = MakeError(env, CodeOf(s), message);
-  Napi::Object obj = err.Value();
-  if (s.err() != 0) {
-    obj.Set("errno", Napi::Number::New(env, -s.err()));
-    obj.Set("syscall", Napi::String::New(env, s.syscall()));
+  if (obj.IsEmpty()) return Napi::Error();  // the environment is being torn down
+  if (s.code() == Code::kInvalidArgType || s.code() == Code::kOutOfRange ||
+      s.code() == Code::kInvalidArgument) {
+    obj.Set("code", CodeOf(s));
   }
-  if (s.code() == Code::kFailed && s.err() != 0) {
-    // The error that made the log fail, as its own code.
-    obj.Set("causeCode", Napi::String::New(env, uv_err_name(-s.err())));
-  }
+  if (s.err() != 0) obj.Set("errno", Napi::Number::New(env, -s.err()));
+  if (!s.syscall().empty()) obj.Set("syscall", Napi::String::New(env, s.syscall()));
   if (!s.path().empty()) obj.Set("path", Napi::String::New(env, s.path()));
   if (s.has_offset()) obj.Set("offset", Napi::Number::New(env, static_cast<double>(s.offset())));
-  return err;
+  if (!s.step().empty()) obj.Set("step", Napi::String::New(env, s.step()));
+  return Napi::Error(env, obj);
+}
+
+Napi::Value ThrowJs(Napi::Env env, const Status& status) {
+  Napi::Error err = ToJsError(env, status);
+  if (!err.IsEmpty()) err.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value RejectedPromise(Napi::Env env, const Status& status) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  Napi::Error err = ToJsError(env, status);
+  if (!err.IsEmpty()) deferred.Reject(err.Value());
+  return deferred.Promise();
 }
 
 }  // namespace commitlog

@@ -1,5 +1,6 @@
 #include "log_handle.h"
 
+#include <cassert>
 #include <cmath>
 
 #include "addon.h"
@@ -13,6 +14,10 @@ namespace {
 // Largest record the native layer accepts whatever the options say: frames
 // carry u32 lengths and a batch must fit a u32 span.
 constexpr size_t kHardRecordMax = size_t{1} << 30;
+
+// append/appendMany: max_pending_bytes reached, retry once durable advances
+// (flow control, not an error; APPEND_FULL in lib/native.ts).
+constexpr int kAppendFull = -1;
 
 uint64_t ToU64(const Napi::Value& v) {
   double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : 0;
@@ -41,6 +46,7 @@ Napi::Function LogHandle::Init(Napi::Env env) {
                          InstanceMethod<&LogHandle::Append>("append"),
                          InstanceMethod<&LogHandle::AppendMany>("appendMany"),
                          InstanceMethod<&LogHandle::Durable>("durable"),
+                         InstanceMethod<&LogHandle::FailureJs>("failure"),
                          InstanceMethod<&LogHandle::FirstSeq>("firstSeq"),
                          InstanceMethod<&LogHandle::Close>("close"),
                          InstanceMethod<&LogHandle::Read>("read"),
@@ -58,14 +64,22 @@ LogHandle::~LogHandle() {
   if (cleanup_hook_) {
     napi_remove_env_cleanup_hook(Env(), reinterpret_cast<void (*)(void*)>(&OnEnvCleanup), this);
   }
-  // log_'s destructor closes it if nobody did (the process is going away).
+  // Closes the log if nobody did, joining the flusher, before tsfn_ goes:
+  // the flusher's notify callback uses tsfn_.
+  log_.reset();
 }
 
-Napi::Object LogHandle::Create(Napi::Env env, std::unique_ptr<Log> log, Napi::Function on_durable) {
+Napi::Value LogHandle::Create(Napi::Env env, std::unique_ptr<Log> log, Napi::Function on_durable) {
   Napi::Object obj = AddonData::Get(env)->log_handle_ctor.New({});
+  // The environment began tearing down while the log opened: `log` goes out
+  // of scope here, which closes it and releases its lock.
+  if (obj.IsEmpty()) return Napi::Value();
   LogHandle* self = Unwrap(obj);
+  if (self == nullptr) return Napi::Value();
   self->log_ = std::move(log);
   self->tsfn_ = Tsfn::New(env, on_durable, "commitlog.flush", 0, 1, self);
+  // Unstarted, the log is closed by ~LogHandle when the object is collected.
+  if (static_cast<napi_threadsafe_function>(self->tsfn_) == nullptr) return Napi::Value();
   self->tsfn_live_ = true;
   // Idle logs do not keep the process alive; the façade refs while appends wait.
   self->tsfn_.Unref(env);
@@ -74,53 +88,88 @@ Napi::Object LogHandle::Create(Napi::Env env, std::unique_ptr<Log> log, Napi::Fu
   napi_add_env_cleanup_hook(env, reinterpret_cast<void (*)(void*)>(&OnEnvCleanup), self);
   self->cleanup_hook_ = true;
   self->log_->Start([self] {
-    // Coalesce: at most one call queued; CallJs reads the latest state.
-    if (!self->notify_pending_.exchange(true)) self->tsfn_.NonBlockingCall();
+    // Coalesce: at most one call queued; CallJs reads the latest state. The
+    // flusher published durable_seq (release) or failure_ (mutex) before
+    // this; see CallJs for why both sides use read-modify-writes.
+    if (!self->notify_pending_.exchange(true, std::memory_order_acq_rel)) self->tsfn_.NonBlockingCall();
   });
   return obj;
 }
 
 void LogHandle::OnEnvCleanup(LogHandle* self) {
   // The environment is exiting with the log open: write what is staged and
-  // stop the threads while the TSFN is still valid.
+  // stop the threads while the TSFN is still valid. Node runs this after the
+  // in-flight async work completed (so no worker uses the log) and before
+  // the TSFN's own cleanup hook (registered earlier; hooks run last-in
+  // first-out) and the finalizers.
   self->cleanup_hook_ = false;
   self->closing_ = true;
   self->log_->Close();
 }
 
 void LogHandle::CallJs(Napi::Env env, Napi::Function callback, LogHandle* self, void*) {
-  if (env == nullptr || self == nullptr) return;  // being torn down
-  self->notify_pending_.store(false);
+  // env is null when the TSFN drains its queue at teardown; CanRunJs is
+  // false from worker.terminate() on, before the cleanup hooks run (the
+  // flusher may still be notifying then).
+  if (env == nullptr || self == nullptr || !CanRunJs(env)) return;
+  // Clear the flag with a read-modify-write, never a plain store. The
+  // flusher does [store durable_seq (release); exchange(pending, true)] and
+  // this thread [clear pending; load durable_seq (acquire)]: with a plain
+  // store that is the store-buffering pattern, where C++ allows both loads
+  // to miss the other thread's store (the flusher sees `true` and queues no
+  // call, this thread reads the old durable_seq), and the last batch's
+  // appends would never resolve. TSan cannot see it (no data race). With an
+  // exchange both operations on the flag are RMWs, which are totally ordered
+  // and each reads the latest value: either the flusher's exchange comes
+  // first, so ours reads its `true` and synchronizes with it (its durable_seq
+  // store happens-before our load below), or ours comes first, so the
+  // flusher reads `false` and queues another call. A durable advance can be
+  // late by one call, never missed.
+  self->notify_pending_.exchange(false, std::memory_order_acq_rel);
   uint64_t durable = self->log_->durable_seq();
-  Status failure = self->log_->failure();
-  Napi::Value err = failure.ok() ? env.Undefined() : ToJsError(env, failure).Value();
+  Status failure = self->Failure();
+  Napi::Value err = env.Undefined();
+  if (!failure.ok()) {
+    Napi::Error e = ToJsError(env, failure);
+    if (e.IsEmpty()) return;  // teardown began midway
+    err = e.Value();
+  }
   callback.Call({Num(env, durable), err});
+}
+
+Status LogHandle::Failure() const {
+  // The flusher is the only writer of failure(): it failed writing or
+  // syncing a batch (or rolling to a new segment for it).
+  Status s = log_->failure();
+  return s.WithStep("commit");
+}
+
+// Not thrown: append's errors are values, so that the façade can first
+// settle what was appended before (see lib/log.ts).
+static Napi::Value ErrorValue(Napi::Env env, const Status& s) {
+  Napi::Error err = ToJsError(env, s);
+  return err.IsEmpty() ? env.Undefined() : err.Value();
 }
 
 Napi::Value LogHandle::AppendResultToJs(Napi::Env env, AppendResult r, uint64_t first_seq) {
   switch (r) {
     case AppendResult::kOk: return Num(env, first_seq);
-    case AppendResult::kFull: return Napi::Number::New(env, -1);
-    case AppendResult::kFailed: return Napi::Number::New(env, -2);
-    case AppendResult::kClosed: return Napi::Number::New(env, -3);
-    case AppendResult::kNoMemory: return Napi::Number::New(env, -4);
+    case AppendResult::kFull: return Napi::Number::New(env, kAppendFull);
+    case AppendResult::kFailed: return ErrorValue(env, Status::Failed(Failure()));
+    case AppendResult::kClosed: return ErrorValue(env, Status::Closed());
+    case AppendResult::kNoMemory: return ErrorValue(env, Status::NoMemory("staging the record"));
   }
-  return Napi::Number::New(env, -4);
+  assert(false);
+  return env.Undefined();
 }
 
 Napi::Value LogHandle::Append(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* data;
   size_t len;
-  if (!GetBytes(info[0], &data, &len)) {
-    Napi::TypeError::New(env, "record must be a Uint8Array").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (len > kHardRecordMax) {
-    Napi::RangeError::New(env, "record is too large").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (closing_) return Napi::Number::New(env, -3);
+  if (!GetBytes(info[0], &data, &len)) return ThrowJs(env, Status::InvalidArgType("record must be a Uint8Array"));
+  if (len > kHardRecordMax) return ThrowJs(env, Status::OutOfRange("record is too large"));
+  if (closing_) return ErrorValue(env, Status::Closed());
   uint64_t first = 0;
   AppendResult r = log_->Append(&data, &len, 1, &first);
   return AppendResultToJs(env, r, first);
@@ -128,10 +177,7 @@ Napi::Value LogHandle::Append(const Napi::CallbackInfo& info) {
 
 Napi::Value LogHandle::AppendMany(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsArray()) {
-    Napi::TypeError::New(env, "records must be an array").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!info[0].IsArray()) return ThrowJs(env, Status::InvalidArgType("records must be an array"));
   Napi::Array arr = info[0].As<Napi::Array>();
   uint32_t n = arr.Length();
   std::vector<const char*> ptrs(n);
@@ -139,16 +185,12 @@ Napi::Value LogHandle::AppendMany(const Napi::CallbackInfo& info) {
   size_t total = 0;
   for (uint32_t i = 0; i < n; i++) {
     if (!GetBytes(arr.Get(i), &ptrs[i], &lens[i])) {
-      Napi::TypeError::New(env, "each record must be a Uint8Array").ThrowAsJavaScriptException();
-      return env.Undefined();
+      return ThrowJs(env, Status::InvalidArgType("each record must be a Uint8Array"));
     }
     total += lens[i] + 4;
   }
-  if (n == 0 || total > kHardRecordMax) {
-    Napi::RangeError::New(env, "group is empty or too large").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (closing_) return Napi::Number::New(env, -3);
+  if (n == 0 || total > kHardRecordMax) return ThrowJs(env, Status::OutOfRange("group is empty or too large"));
+  if (closing_) return ErrorValue(env, Status::Closed());
   uint64_t first = 0;
   AppendResult r = log_->Append(ptrs.data(), lens.data(), n, &first);
   return AppendResultToJs(env, r, first);
@@ -158,20 +200,20 @@ Napi::Value LogHandle::Durable(const Napi::CallbackInfo& info) {
   return Num(info.Env(), log_->durable_seq());
 }
 
+Napi::Value LogHandle::FailureJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Status s = Failure();
+  return s.ok() ? env.Undefined() : ErrorValue(env, s);
+}
+
 Napi::Value LogHandle::FirstSeq(const Napi::CallbackInfo& info) {
   return Num(info.Env(), log_->first_seq());
 }
 
-static Napi::Value Rejected(Napi::Env env, const char* code, const char* message) {
-  auto d = Napi::Promise::Deferred::New(env);
-  d.Reject(MakeError(env, code, message).Value());
-  return d.Promise();
-}
-
 Napi::Value LogHandle::Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closing_) return Rejected(env, "ERR_LOG_CLOSED", "log is closed");
-  if (ops_in_flight_ > 0) return Rejected(env, "ERR_LOG_BUSY", "reads or truncations are in flight");
+  if (closing_) return RejectedPromise(env, Status::Closed());
+  if (ops_in_flight_ > 0) return RejectedPromise(env, Status::Busy("reads or truncations are in flight"));
   closing_ = true;
   return (new CloseWorker(env, this, info.This().As<Napi::Object>()))->Queue();
 }
@@ -189,7 +231,7 @@ void LogHandle::FinishClose() {
 
 Napi::Value LogHandle::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closing_) return Rejected(env, "ERR_LOG_CLOSED", "log is closed");
+  if (closing_) return RejectedPromise(env, Status::Closed());
   ReadCursor cursor;
   cursor.seq = info[3].IsNumber() ? ToU64(info[3]) : UINT64_MAX;
   cursor.segment = ToU64(info[4]);
@@ -202,7 +244,7 @@ Napi::Value LogHandle::Read(const Napi::CallbackInfo& info) {
 
 Napi::Value LogHandle::TruncateBefore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (closing_) return Rejected(env, "ERR_LOG_CLOSED", "log is closed");
+  if (closing_) return RejectedPromise(env, Status::Closed());
   return (new TruncateWorker(env, this, info.This().As<Napi::Object>(), ToU64(info[0])))->Queue();
 }
 

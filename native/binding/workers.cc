@@ -9,7 +9,11 @@
 namespace commitlog {
 
 PromiseWorker::PromiseWorker(Napi::Env env, const char* resource)
-    : Napi::AsyncWorker(env, resource), deferred_(Napi::Promise::Deferred::New(env)) {}
+    : Napi::AsyncWorker(env, resource), deferred_(Napi::Promise::Deferred::New(env)), step_(resource) {
+  // "commitlog.open" names the step "open".
+  static const char kPrefix[] = "commitlog.";
+  if (step_.rfind(kPrefix, 0) == 0) step_.erase(0, sizeof(kPrefix) - 1);
+}
 
 Napi::Promise PromiseWorker::Queue() {
   Napi::AsyncWorker::Queue();
@@ -21,23 +25,34 @@ void PromiseWorker::OnOK() { Settle(); }
 void PromiseWorker::OnError(const Napi::Error& e) {
   // Execute() reports through status_, never SetError; keep the promise
   // settled anyway should that change.
-  deferred_.Reject(e.Value());
+  if (CanRunJs(Env())) deferred_.Reject(e.Value());
   Finally();
 }
 
 void PromiseWorker::Settle() {
   Napi::Env env = Env();
+  if (!CanRunJs(env)) {
+    Abandon();
+    Finally();
+    return;
+  }
   Napi::HandleScope scope(env);
+  // A value is empty only if teardown began after the check above.
   if (status_.ok()) {
-    deferred_.Resolve(OnSuccess(env));
+    Napi::Value result = OnSuccess(env);
+    if (!result.IsEmpty()) deferred_.Resolve(result);
   } else {
-    deferred_.Reject(ToJsError(env, status_).Value());
+    Status failed = status_;
+    Napi::Error err = ToJsError(env, failed.WithStep(step_));
+    if (!err.IsEmpty()) deferred_.Reject(err.Value());
   }
   Finally();
 }
 
-TaskWorker::TaskWorker(Napi::Env env, const char* resource, Work work, Result result)
-    : PromiseWorker(env, resource), work_(std::move(work)), result_(std::move(result)) {}
+TaskWorker::TaskWorker(Napi::Env env, const char* resource, Work work, Result result,
+                       Release abandon)
+    : PromiseWorker(env, resource), work_(std::move(work)), result_(std::move(result)),
+      abandon_(std::move(abandon)) {}
 
 OpenWorker::OpenWorker(Napi::Env env, std::string dir, const LogOptions& options,
                        Napi::Function on_durable)
@@ -90,6 +105,7 @@ Napi::Value ReadWorker::OnSuccess(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("data", Napi::Buffer<char>::Copy(env, result_.data.data(), result_.data.size()));
   Napi::Uint32Array ends = Napi::Uint32Array::New(env, result_.ends.size());
+  if (ends.IsEmpty()) return Napi::Value();
   if (!result_.ends.empty()) {
     std::memcpy(ends.Data(), result_.ends.data(), result_.ends.size() * sizeof(uint32_t));
   }

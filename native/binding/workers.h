@@ -16,7 +16,10 @@ namespace commitlog {
 class LogHandle;
 
 // Base: a worker that settles a promise with either OnSuccess() or the
-// Status its Execute() left in status_.
+// Status its Execute() left in status_. If the environment is being torn
+// down when Execute() completes (worker.terminate()), nobody can see the
+// promise: Abandon() runs instead, to release what OnSuccess() would have
+// handed to JavaScript. Finally() runs in every case.
 class PromiseWorker : public Napi::AsyncWorker {
  public:
   Napi::Promise Queue();
@@ -25,6 +28,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   PromiseWorker(Napi::Env env, const char* resource);
   void OnOK() override;
   virtual Napi::Value OnSuccess(Napi::Env env) = 0;
+  virtual void Abandon() {}
   virtual void Finally() {}
   Status status_;
 
@@ -32,21 +36,29 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Settle();
   void OnError(const Napi::Error& e) override;
   Napi::Promise::Deferred deferred_;
+  std::string step_;  // names the operation in its errors: "open", "configSave", ...
 };
 
 // A worker for the small file operations (config persistence): `work` runs
-// on the pool and returns a Status; `result` builds the resolved value.
+// on the pool and returns a Status; `result` builds the resolved value;
+// `abandon` releases what `result` would have handed over.
 class TaskWorker final : public PromiseWorker {
  public:
   using Work = std::function<Status()>;
   using Result = std::function<Napi::Value(Napi::Env)>;
-  TaskWorker(Napi::Env env, const char* resource, Work work, Result result = nullptr);
+  using Release = std::function<void()>;
+  TaskWorker(Napi::Env env, const char* resource, Work work, Result result = nullptr,
+             Release abandon = nullptr);
   void Execute() override { status_ = work_(); }
   Napi::Value OnSuccess(Napi::Env env) override { return result_ ? result_(env) : env.Undefined(); }
+  void Abandon() override {
+    if (abandon_ && status_.ok()) abandon_();
+  }
 
  private:
   Work work_;
   Result result_;
+  Release abandon_;
 };
 
 class OpenWorker final : public PromiseWorker {

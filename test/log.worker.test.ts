@@ -1,0 +1,44 @@
+// worker.terminate() while a worker appends to a log (or saves a ConfigFile)
+// must neither abort the process nor lose acknowledged data. The workers run
+// in a child process (fixtures/worker-terminate.js), so that a native FATAL
+// ERROR shows as that process dying, not the test runner.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const DRIVER = path.join(__dirname, 'fixtures', 'worker-terminate.js');
+const ROUNDS = Number(process.env.COMMITLOG_WORKER_ROUNDS ?? 10);
+
+interface Outcome {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runDriver(mode: 'log' | 'config', seed: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [DRIVER, mode, String(ROUNDS), String(seed)], { timeout: 120_000 }, (err, stdout, stderr) => {
+      const e = err as (Error & { code?: number; signal?: string }) | null;
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, signal: e?.signal ?? null, stdout, stderr });
+    });
+  });
+}
+
+describe('worker.terminate()', () => {
+  it.each([
+    ['CommitLog', 'log' as const],
+    ['ConfigFile', 'config' as const],
+  ])(
+    `terminating a worker that uses a %s at random moments, ${ROUNDS} times, neither aborts the process nor loses acknowledged data`,
+    async (_name, mode) => {
+      const seed = Number(process.env.COMMITLOG_SEED ?? Date.now() % 1e9);
+      const out = await runDriver(mode, seed);
+      if (out.code !== 0) console.error(`replay with COMMITLOG_SEED=${seed}:\n${out.stderr.slice(0, 2000)}`);
+      expect({ code: out.code, signal: out.signal }).toEqual({ code: 0, signal: null });
+      const summary = JSON.parse(out.stdout.trim());
+      expect(summary.rounds).toBe(ROUNDS);
+      expect(summary.acked).toBeGreaterThan(0);
+    },
+  );
+});
