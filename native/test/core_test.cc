@@ -18,6 +18,7 @@
 #include "../core/crc32c.h"
 #include "../core/log.h"
 #include "../core/log_format.h"
+#include "../core/recovery.h"
 
 using namespace commitlog;
 
@@ -52,6 +53,7 @@ static void TestBatchRoundTrip() {
       info.file_offset = 8192;
       info.commit_seq = 40;
       info.timestamp_ms = 1700000000000;
+      info.log_id = 0x0123456789abcdefull;
       uint32_t span = b.Seal(info, align);
       CHECK(span % align == 0);
       BatchHeader h;
@@ -60,6 +62,7 @@ static void TestBatchRoundTrip() {
       CHECK(h.epoch == 0x1234 && h.span == span && h.crc == b.sealed_crc());
       CHECK(h.version == format::kFormatVersion && h.header_len == format::kBatchHeaderSize);
       CHECK(h.file_offset == 8192 && h.commit_seq == 40 && h.timestamp_ms == 1700000000000);
+      CHECK(h.log_id == 0x0123456789abcdefull);
       // Every single-byte change inside the used bytes is caught.
       std::string copy(b.data(), span);
       size_t used = h.used();
@@ -88,6 +91,95 @@ static void TestCrc() {
     CHECK(crc32c::Value(data.data() + off, 900) == crc32c::ExtendPortable(0, data.data() + off, 900));
   }
   CHECK(crc32c::Unmask(crc32c::Mask(0xdeadbeef)) == 0xdeadbeef);
+}
+
+// A scanned log of `n` segments of 10 records each; the last one's scan
+// stops at `tail_end` with `tail_reason` (empty: a clean end).
+static LogScan Scanned(int n, const char* tail_reason) {
+  LogScan scan;
+  scan.log_id = 7;
+  for (int i = 0; i < n; i++) {
+    SegmentScan seg;
+    seg.base = 10 * i;
+    seg.path = "seg" + std::to_string(i);
+    seg.file_size = 1 << 16;
+    seg.end_offset = 10 * 512;
+    seg.chain.next_seq = seg.base + 10;
+    seg.chain.batches = 10;
+    seg.last_version = format::kFormatVersion;
+    seg.clean_end = true;
+    scan.segs.push_back(seg);
+  }
+  scan.segs.back().clean_end = tail_reason[0] == 0;
+  scan.segs.back().stop_reason = tail_reason;
+  FindStop(&scan);
+  return scan;
+}
+
+// The decision is a pure function of what was scanned: each rule of
+// docs/FORMAT.md ("Recovery") on a hand-made LogScan.
+static void TestDecideRecovery() {
+  LogOptions strict;
+  strict.align_bytes = 512;
+  LogOptions truncate;
+  truncate.recovery = RecoveryMode::kTruncate;
+  truncate.align_bytes = 512;
+  // A torn tail nothing proves acknowledged: cut, nothing reported as lost.
+  LogScan torn = Scanned(2, "batch fails its checksum");
+  torn.have_cp = true;
+  torn.cp.version = 2;
+  torn.cp.durable_seq = 20;
+  torn.beyond.scanned = true;
+  torn.beyond.nonzero_end = 10 * 512 + 300;
+  RecoveryPlan p = DecideRecovery(torn, strict);
+  CHECK(p.refuse.ok() && p.report.torn_tail && !p.report.corruption);
+  CHECK(p.next_seq == 20 && p.keep_segments == 2 && p.cut_offset == 10 * 512);
+  CHECK(p.zero_to == 11 * 512 && !p.roll);
+  // A later batch sealed when the cut records were durable: acknowledged.
+  LogScan proof = torn;
+  proof.beyond.proof_commit_seq = 21;
+  CHECK(DecideRecovery(proof, strict).refuse.code() == Code::kCorruption);
+  // The checkpoint says more was acknowledged than the log holds.
+  LogScan behind = torn;
+  behind.cp.durable_seq = 25;
+  CHECK(DecideRecovery(behind, strict).refuse.code() == Code::kCorruption);
+  // 'truncate' keeps the prefix and gives the acknowledged numbers up.
+  p = DecideRecovery(behind, truncate);
+  CHECK(p.refuse.ok() && p.report.corruption && p.next_seq == 25 && p.roll);
+  CHECK(p.report.gap_from == 20 && p.report.gap_to == 25 && p.checkpoint.has_gap);
+  // Damage in a sealed segment is acknowledged, unless sync 'none' never
+  // proved it: then it is a torn tail and later segments go.
+  LogScan sealed = Scanned(3, "");
+  sealed.segs[0].clean_end = false;
+  sealed.segs[0].end_offset = 5 * 512;
+  sealed.segs[0].chain.next_seq = 5;
+  FindStop(&sealed);
+  CHECK(!sealed.stop_in_tail && sealed.stop_index == 0);
+  CHECK(DecideRecovery(sealed, strict).refuse.code() == Code::kCorruption);
+  sealed.have_cp = true;
+  sealed.cp.version = 2;
+  sealed.cp.no_sync = true;
+  sealed.cp.durable_seq = 3;
+  p = DecideRecovery(sealed, strict);
+  CHECK(p.refuse.ok() && p.report.torn_tail && p.keep_segments == 1 && p.next_seq == 5);
+  CHECK(p.report.segments_dropped == 2);
+  // A missing oldest segment, when the checkpoint knows where the log starts.
+  LogScan missing = Scanned(2, "");
+  missing.segs.erase(missing.segs.begin());
+  FindStop(&missing);
+  missing.have_cp = true;
+  missing.cp.version = 2;
+  missing.cp.first_seq = 0;
+  CHECK(DecideRecovery(missing, strict).refuse.code() == Code::kCorruption);
+  // A version 1 tail, or one not at the alignment, starts a new segment.
+  LogScan v1 = Scanned(1, "");
+  v1.segs[0].last_version = 1;
+  CHECK(DecideRecovery(v1, strict).roll);
+  LogScan unaligned = Scanned(1, "");
+  unaligned.segs[0].end_offset = 512;
+  strict.align_bytes = 4096;
+  FindStop(&unaligned);
+  CHECK(DecideRecovery(unaligned, strict).roll);
 }
 
 // Many threads append concurrently (the JS thread is one in practice, but the
@@ -167,6 +259,7 @@ int main() {
   if (dir == nullptr) return 2;
   TestCrc();
   TestBatchRoundTrip();
+  TestDecideRecovery();
   TestConcurrentAppendsAndRecovery(std::string(dir) + "/log");
   std::string rm = std::string("rm -rf ") + dir;
   if (std::system(rm.c_str()) != 0) failures++;
