@@ -166,4 +166,33 @@ describe('restart before the power loss', () => {
     }
     expect(strictOpened).toBeGreaterThan(0);
   });
+
+  it("reads from the device every segment whose sync failed in an open after a 'none' run, not only the last (defect 5)", async () => {
+    const O = { segmentBytes: 64 * 1024, preallocate: 'none' as const };
+    let failures = 0;
+    for (let failAt = 0; failAt < 8; failAt++) {
+      const dir = tmpDir();
+      fault.arm({ trackDurability: true });
+      const none = await lib.CommitLog.open(dir, { ...O, sync: 'none' });
+      await appendAll(none, 60, 3000, 'n'); // several segments, never synced
+      fault.crash();
+      await none.close().catch(() => {});
+      // The next open's recovery syncs them; one of those syncs fails.
+      fault.restart({ failAt, kind: 'sync', errno: EIO, keep: 0 });
+      const failed = await lib.CommitLog.open(dir, O).catch((e) => e);
+      if (failed instanceof Error) failures++;
+      else await failed.close();
+      fault.restart({ keep: 0 });
+      const log = await lib.CommitLog.open(dir, O);
+      const acked = await appendAll(log, 10, 3000, 'a');
+      expect(acked.size).toBe(10);
+      fault.crash();
+      await log.close().catch(() => {});
+      fault.powerLoss({ seed: failAt, keep: 0 });
+      fault.disarm();
+      const got = await readAll(dir, O);
+      for (const [seq, body] of acked) expect(got.get(seq), `sync ${failAt} failed: record ${seq}`).toBe(body);
+    }
+    expect(failures).toBeGreaterThan(2);
+  });
 });

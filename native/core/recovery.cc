@@ -56,9 +56,11 @@ Status ListLog(Io* io, const std::string& dir, LogScan* scan, std::vector<uint64
   return Status::OK();
 }
 
-// Opens, syncs and scans every segment. The last one's cached pages are
-// dropped after its sync, so that its scan reads what the device holds.
+// Opens, syncs and scans every segment. Segments that may hold records the
+// checkpoint does not prove durable have their cached pages dropped after
+// the sync, so that their scan reads what the device holds.
 Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& bases, LogScan* scan) {
+  uint64_t proven = scan->have_cp ? scan->cp.durable_seq : 0;
   for (size_t i = 0; i < bases.size(); i++) {
     SegmentScan seg;
     seg.base = bases[i];
@@ -75,11 +77,13 @@ Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& base
     // run with sync 'none'): force them down before reading, so that nothing
     // we decide on, and build on, can still vanish (TigerBeetle does this).
     s = io->Sync(fd, SyncKind::kData).WithPath(seg.path);
-    // A failed fdatasync in the previous process left its pages in the cache,
-    // marked clean; this sync returned 0 for them. Only the last segment can
-    // hold such pages (the log stops at the first failure): read it from the
-    // device.
-    if (s.ok() && last) s = io->DropCache(fd).WithPath(seg.path);
+    // After a failed fdatasync (in the previous process, or in an open that
+    // failed) Linux keeps the pages that never reached the disk, marked
+    // clean: this sync returned 0 for them. Read from the device whatever
+    // was not proven durable before: the tail, and everything at or past the
+    // checkpoint's durable_seq (with sync 'none', many segments).
+    bool unproven = last || bases[i + 1] > proven;
+    if (s.ok() && unproven) s = io->DropCache(fd).WithPath(seg.path);
     if (s.ok()) s = ScanSegment(io, fd, seg.path, chain, &scan->log_id, &seg);
     io->Close(fd);
     if (!s.ok()) return s;
