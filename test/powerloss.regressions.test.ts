@@ -195,4 +195,31 @@ describe('restart before the power loss', () => {
     }
     expect(failures).toBeGreaterThan(2);
   });
+
+  it("judges a 'none' run's unsynced tail the same after opens that failed half-way through their recovery (defect 6)", async () => {
+    const O = { segmentBytes: 64 * 1024, alignBytes: 512 };
+    const refused: string[] = [];
+    for (let k = 0; k < 8; k++) {
+      for (let j = 2; j < 9; j++) {
+        for (const keep of [0, 0.5]) {
+          const dir = tmpDir();
+          fault.arm({ trackDurability: true });
+          const none = await lib.CommitLog.open(dir, { ...O, sync: 'none', preallocate: 'fallocate' });
+          for (let i = 0; i < 61; i++) await none.append(Buffer.alloc(1500 + (i % 7) * 300, i));
+          fault.crash();
+          await none.close().catch(() => {});
+          // Two opens, each failing at one of its syncs: the first dooms what
+          // it syncs, the second cuts and records its decision, then fails.
+          fault.restart({ failAt: k, kind: 'sync', errno: EIO, keep, seed: k * 100 + j });
+          await lib.CommitLog.open(dir, { ...O, preallocate: 'zero' }).then((l) => l.close(), () => {});
+          fault.restart({ failAt: j, kind: 'sync', errno: EIO, keep, seed: k * 100 + j + 7 });
+          await lib.CommitLog.open(dir, { ...O, preallocate: 'zero' }).then((l) => l.close(), () => {});
+          fault.restart({ keep });
+          const err = await lib.CommitLog.open(dir, O).then((l) => l.close().then(() => undefined), (e) => e);
+          if (err) refused.push(`sync ${k}, then ${j} failed, keep ${keep}: ${err.message}`);
+        }
+      }
+    }
+    expect(refused).toEqual([]);
+  });
 });

@@ -388,9 +388,14 @@ Status Apply(Io* io, const std::string& dir, const LogOptions& options, const Lo
   // 1. The decision, durably, before any file changes: a crash half-way
   // through must lead the next open to the same numbers (no number given
   // out twice) and the same start of the log.
-  if (!SameCheckpoint(scan, plan->checkpoint)) {
-    CheckpointKeeper keeper(io, dir);
-    Status s = keeper.Update([plan](Checkpoint* cp) { *cp = plan->checkpoint; });
+  // The no-sync flag of a sync 'none' run stays until the cut it excuses is
+  // durable: a crash before that must find the same evidence judged the same
+  // way, not as damage to acknowledged data.
+  CheckpointKeeper keeper(io, dir);
+  Checkpoint first = plan->checkpoint;
+  first.no_sync = first.no_sync || (scan.have_cp && scan.cp.no_sync);
+  if (!SameCheckpoint(scan, first)) {
+    Status s = keeper.Update([&first](Checkpoint* cp) { *cp = first; });
     if (!s.ok()) return s;
   }
   for (const std::string& p : scan.leftovers) io->Unlink(p);
@@ -413,7 +418,12 @@ Status Apply(Io* io, const std::string& dir, const LogOptions& options, const Lo
   // 2. Every name recovery relied on (segments, CHECKPOINT) and every change
   // it made must be durable before the first acknowledgement: the previous
   // process may have died before its own directory fsync (defect 1).
-  return io->SyncDir(dir);
+  Status s = io->SyncDir(dir);
+  // 3. Only now may the checkpoint stop excusing unsynced data.
+  if (s.ok() && first.no_sync != plan->checkpoint.no_sync) {
+    s = keeper.Update([plan](Checkpoint* cp) { *cp = plan->checkpoint; });
+  }
+  return s;
 }
 
 }  // namespace
