@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Writes the fuzzers' seed corpus: small real segment files made by the
-// library (512-byte alignment, no preallocation), and a checkpoint.
+// library (512-byte alignment, no preallocation), and a checkpoint, in the
+// format this code writes (v2-*). The version 1 seeds (seed-*, checkpoint-*)
+// were made by the version 1 code and are kept: version 1 is still read.
 'use strict';
 const fs = require('node:fs');
 const os = require('node:os');
@@ -28,10 +30,10 @@ async function segmentOf(groups, align) {
   let i = 0;
   for (const [groups, align] of cases) {
     const { seg, cp } = await segmentOf(groups, align);
-    fs.writeFileSync(path.join(out, 'fuzz_decode', `seed-${i}`), seg);
-    fs.writeFileSync(path.join(out, 'fuzz_decode', `checkpoint-${i}`), cp);
+    fs.writeFileSync(path.join(out, 'fuzz_decode', `v2-seed-${i}`), seg);
+    fs.writeFileSync(path.join(out, 'fuzz_decode', `v2-checkpoint-${i}`), cp);
     for (const ctl of [[0, 0], [4, 0], [1 | 8 * (align === 4096), 3]]) {
-      fs.writeFileSync(path.join(out, 'fuzz_recovery', `seed-${i}-${ctl[0]}`), Buffer.concat([Buffer.from(ctl), seg]));
+      fs.writeFileSync(path.join(out, 'fuzz_recovery', `v2-seed-${i}-${ctl[0]}`), Buffer.concat([Buffer.from(ctl), seg]));
     }
     i++;
   }
