@@ -184,6 +184,18 @@ function lineOf(src, offset) {
  * pointer: `io`, `io_`, `this->io_`, `options.io`, `PosixIo()`, ... Each site
  * carries the expression to replace (receiver through the closing paren).
  */
+// The reason given by a "Not needed for correctness: ..." comment in the
+// comment block right above the line of offset k, or undefined.
+function exemption(src, k) {
+  const lines = src.slice(0, k).split('\n');
+  lines.pop(); // the call's own line
+  const block = [];
+  while (lines.length > 0 && /^\s*\/\//.test(lines[lines.length - 1])) block.unshift(lines.pop().replace(/^\s*\/\/\s?/, ''));
+  const text = block.join(' ');
+  const m = /Not needed for correctness:\s*(.*)$/.exec(text);
+  return m ? m[1].trim() : undefined;
+}
+
 // Whether offset k of src lies inside an `#if defined(__APPLE__)` block.
 function appleOnly(src, k) {
   const stack = [];
@@ -219,6 +231,12 @@ function findSites() {
       const line = lineOf(src, start);
       const code = src.split('\n')[line - 1].trim();
       const receiver = m[2];
+      const exempt = exemption(src, start);
+      if (exempt) {
+        // A call the code says is not needed for correctness, and why: listed, not run.
+        skipped.push({ file, line, code, why: `exempt: ${exempt}`, start: exprStart, end: close + 1 });
+        continue;
+      }
       if (appleOnly(src, start)) {
         // Not compiled on this machine: removing it cannot change anything here.
         skipped.push({ file, line, code, why: 'inside #if defined(__APPLE__), not compiled here', start: exprStart, end: close + 1 });

@@ -222,4 +222,42 @@ describe('restart before the power loss', () => {
     }
     expect(refused).toEqual([]);
   });
+
+  it('makes a log directory that open created durable in its parent, even if the process that created it died first (defect 1)', async () => {
+    for (let crashAt = 0; crashAt < 12; crashAt++) {
+      const dir = `${tmpDir()}/log`;
+      fault.arm({ trackDurability: true, crashAt });
+      const first = await lib.CommitLog.open(dir, { preallocate: 'none' }).catch(() => undefined);
+      await first?.close().catch(() => {});
+      fault.restart({});
+      const log = await lib.CommitLog.open(dir, { preallocate: 'none' });
+      const acked = await appendAll(log, 3, 10, `m${crashAt}`);
+      fault.crash();
+      await log.close().catch(() => {});
+      fault.powerLoss({ seed: crashAt, keep: 1, dirKeep: 0 });
+      fault.disarm();
+      const got = await readAll(dir);
+      for (const [seq, body] of acked) expect(got.get(seq), `crash at step ${crashAt}: record ${seq}`).toBe(body);
+    }
+  });
+
+  it('keeps the start of the log that a truncateBefore on a full disk wrote in place (defect 3)', async () => {
+    const O = { segmentBytes: 64 * 1024, preallocate: 'none' as const };
+    const dir = tmpDir();
+    const log = await lib.CommitLog.open(dir, O);
+    await appendAll(log, 70, 4000, 't');
+    await log.close();
+    const again = await lib.CommitLog.open(dir, O);
+    fault.arm({ trackDurability: true, failAt: 0, kind: 'open', errno: 28 }); // no room for a temp file
+    expect(await again.truncateBefore(40)).toBeGreaterThan(0);
+    const first = again.firstSeq;
+    fault.crash();
+    await again.close().catch(() => {});
+    fault.powerLoss({ seed: 1, keep: 0, dirKeep: 1 });
+    fault.disarm();
+    const after = await lib.CommitLog.open(dir, O);
+    expect(after.recovery.corruption).toBe(false);
+    expect(after.firstSeq).toBe(first);
+    await after.close();
+  });
 });
