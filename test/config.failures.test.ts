@@ -319,3 +319,26 @@ describe('ConfigFile after failed saves', () => {
     expect(reachedChange).toBeGreaterThan(2);
   });
 });
+
+describe('ConfigFile over a file it did not write', () => {
+  it('makes a value another program wrote without fsync durable before a save that then fails can leave it', async () => {
+    for (const keep of [0, 0.5]) {
+      const file = `${tmpDir()}/state.json`;
+      fault.arm({ trackDurability: true });
+      // An editor or a deploy script: writes the file, never fsyncs it.
+      const fd = fault.io.open(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o644);
+      fault.io.write(fd, Buffer.from('{"v":1}'), 0);
+      fault.io.close(fd);
+      fault.io.syncDir(path.dirname(file));
+      // A save whose final rename fails: it must leave the old value, durably.
+      fault.restart({ failAt: 1, kind: 'rename', errno: 5 });
+      const err = await new lib.ConfigFile<{ v: number }>(file).save({ v: 2 }).catch((e) => e);
+      expect(err?.code).toBe('EIO');
+      fault.crash();
+      fault.powerLoss({ seed: 3, keep });
+      fault.disarm();
+      const loaded = await new lib.ConfigFile<{ v: number }>(file, { defaults: { v: 0 } }).load();
+      expect(loaded.v).toBe(1);
+    }
+  });
+});

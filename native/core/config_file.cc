@@ -111,6 +111,10 @@ Status SyncFileAndDir(Io* io, const std::string& path) {
 Status MoveDurable(Io* io, const std::string& from, const std::string& to) {
   Status s = io->Rename(from, to);
   if (!s.ok()) return s;
+  // Not needed for correctness: if a power loss undoes the move, load()
+  // finds the same files and moves them the same way again; and every load()
+  // that returns a value after a move syncs that directory (SyncFileAndDir).
+  // It makes the move final at once.
   return io->SyncDir(DirName(to));
 }
 

@@ -163,9 +163,10 @@ Status Log::TruncateBefore(uint64_t seq, uint32_t* removed) {
     if (!s.ok() && s.err() != ENOENT) return s;
     (*removed)++;
   }
-  // Retention's promise is that the space is freed: without a directory sync
-  // a power loss could bring the files back (recovery would delete them
-  // again, since they are below first_seq).
+  // Not needed for correctness: first_seq is durable in the CHECKPOINT
+  // already, so unlinks a power loss undoes are finished by the next open
+  // (truncationFinished). It makes the freed space durable at once, which is
+  // what retention is for.
   return io_->SyncDir(dir_);
 }
 

@@ -63,9 +63,11 @@ Status CreateSegmentFile(Io* io, const std::string& path, const LogOptions& opti
     // blocks are plain overwrites, and fdatasync then has no metadata to flush.
     s = WriteZeros(io, fd, 0, options.segment_bytes);
   }
-  // Durable before use, so that the flusher's syncs of this file only ever
-  // cover its own batches, and a power loss cannot bring back what an older
-  // file at this place on disk held.
+  // Not needed for correctness: every batch's own sync covers its sectors
+  // (fdatasync the rest of the file too), and stale bytes a power loss might
+  // leave elsewhere cannot be taken for records (version 2 batches name their
+  // file offset and log). It keeps the flusher's syncs to its own batches:
+  // without it the first batch's fdatasync would write the whole fill.
   if (s.ok()) s = io->Sync(fd, SyncKind::kData);
   io->Close(fd);
   if (!s.ok()) io->Unlink(path);
