@@ -151,7 +151,7 @@ Status Committer::WriteBatch(uint64_t base_seq) {
   uint64_t offset = segment_->offset();
   uint64_t sync_us = 0;
   Status s = segment_->Append(flushing_.data(), span, flushing_.sealed_crc(), options_.sync, &sync_us);
-  if (!s.ok()) return s;
+  if (!s.ok()) return s.WithStep("write batch");
   segments_->NoteBatch(base_seq, flushing_.count(), offset);
   std::lock_guard<std::mutex> l(stats_mu_);
   stats_.batches++;
@@ -178,20 +178,20 @@ Status Committer::Roll(uint64_t base_seq) {
   if (!prepared.empty()) {
     // The prepared file is filled and synced; renaming it is atomic. Never
     // over an existing file: that would be a segment of acknowledged records.
-    s = io_->RenameNoReplace(prepared, path);
+    s = io_->RenameNoReplace(prepared, path).WithStep("rename prepared segment");
   } else {
     LogOptions opts = options_;
     opts.preallocate = Preallocate::kNone;  // on the flusher's time: no fill
-    s = CreateSegmentFile(io_, path, opts);
+    s = CreateSegmentFile(io_, path, opts).WithStep("create segment");
   }
   // The new name must be durable before any batch in it is acknowledged,
   // or a power loss could leave acknowledged records in a nameless file.
-  if (s.ok()) s = io_->SyncDir(dir_);
+  if (s.ok()) s = io_->SyncDir(dir_).WithStep("fsync directory");
   int fd = -1;
-  if (s.ok()) s = io_->Open(path, SegmentOpenFlags(options_.sync), 0644, &fd);
+  if (s.ok()) s = io_->Open(path, SegmentOpenFlags(options_.sync), 0644, &fd).WithStep("open segment");
   if (!s.ok()) {
     if (!prepared.empty()) io_->Unlink(prepared);
-    return s;
+    return s.WithStep("roll");
   }
   uint32_t chain = segment_->last_crc();
   // The previous segment's batches are all durable: it needs no more syncs.

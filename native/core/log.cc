@@ -65,16 +65,16 @@ Status Log::Open(Io* io, const std::string& dir, const LogOptions& options,
   // may have died before its sync (defect 1). A parent we may not open for
   // reading cannot be synced by us; then its owner's setup must have.
   s = io->SyncDir(DirName(dir));
-  if (!s.ok() && (created || (s.err() != EACCES && s.err() != EPERM))) return s;
+  if (!s.ok() && (created || (s.err() != EACCES && s.err() != EPERM))) return s.WithStep("fsync parent directory");
   RecoveredLog rec;
   s = Recover(io, dir, options, &rec);  // ends with a sync of the directory
-  if (!s.ok()) return s;
+  if (!s.ok()) return s.WithStep("recovery");
   log->recovery_ = rec.report;
   log->checkpoint_.Reset(rec.checkpoint);
   log->log_id_ = rec.checkpoint.log_id;
   std::unique_ptr<ActiveSegment> tail;
   s = log->OpenTail(&rec, &tail);
-  if (!s.ok()) return s;
+  if (!s.ok()) return s.WithStep("open last segment");
   log->segments_.Reset(std::move(rec.segments));
   log->committer_ = std::make_unique<Committer>(io, dir, options, &log->segments_, &log->checkpoint_,
                                                 std::move(tail), rec.next_seq);
@@ -156,7 +156,7 @@ Status Log::TruncateBefore(uint64_t seq, uint32_t* removed) {
   Status s = checkpoint_.Update([new_first](Checkpoint* cp) {
     if (new_first > cp->first_seq) cp->first_seq = new_first;
   });
-  if (!s.ok()) return s;
+  if (!s.ok()) return s.WithStep("write checkpoint");
   segments_.RemoveFirst(paths.size());
   for (const std::string& p : paths) {
     s = io_->Unlink(p);
