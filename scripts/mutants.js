@@ -40,6 +40,7 @@ const SUITES = [
   'test/faults.test.ts',
   'test/log.recovery.test.ts',
   'test/config.failures.test.ts',
+  'test/recovery.review.test.ts',
 ];
 // Tests in those files that are not the crash model: they inject a failing
 // system call and so notice a missing sync by its absence (they count

@@ -147,6 +147,7 @@ Status Log::Close() {
 
 Status Log::TruncateBefore(uint64_t seq, uint32_t* removed) {
   *removed = 0;
+  std::lock_guard<std::mutex> serialize(truncate_mu_);
   uint64_t new_first = 0;
   std::vector<std::string> paths = segments_.Before(seq, &new_first);
   if (paths.empty()) return Status::OK();
@@ -160,8 +161,11 @@ Status Log::TruncateBefore(uint64_t seq, uint32_t* removed) {
   segments_.RemoveFirst(paths.size());
   for (const std::string& p : paths) {
     s = io_->Unlink(p);
-    if (!s.ok() && s.err() != ENOENT) return s;
-    (*removed)++;
+    if (s.ok()) {
+      (*removed)++;
+    } else if (s.err() != ENOENT) {
+      return s;
+    }
   }
   // Not needed for correctness: first_seq is durable in the CHECKPOINT
   // already, so unlinks a power loss undoes are finished by the next open

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -89,6 +90,7 @@ class Log {
   const LogOptions options_;
   int lock_fd_;
   SegmentSet segments_;
+  std::mutex truncate_mu_;  // one TruncateBefore at a time (Before..RemoveFirst)
   CheckpointKeeper checkpoint_;
   uint64_t log_id_ = 0;
   std::unique_ptr<Committer> committer_;

@@ -96,7 +96,8 @@ Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& base
 // file and log (same epoch when known, base_seq >= min_seq): the highest
 // commit_seq among them says what was durable when they were sealed. Also
 // finds the end of the last non-zero byte, i.e. how much a cut must clear.
-Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, uint64_t log_id, BeyondScan* out) {
+Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, uint64_t log_id, BeyondScan* out,
+                  bool v1_log = false) {
   *out = BeyondScan();
   out->scanned = true;
   out->nonzero_end = from;
@@ -130,7 +131,7 @@ Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, uint64_t log_id
     // Version 1 batches bind to no place and no log: they count only in a
     // segment version 1 wrote, never in one this code writes (where they
     // can only be images inside records).
-    if (h.version < kFormatVersion && seg.last_version != h.version) continue;
+    if (h.version < kFormatVersion && seg.last_version != h.version && !(v1_log && seg.last_version == 0)) continue;
     if (h.base_seq < seg.chain.next_seq) continue;
     out->max_end_seq = std::max(out->max_end_seq, h.end_seq());
     if (h.commit_seq > out->proof_commit_seq) {
@@ -143,6 +144,23 @@ Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, uint64_t log_id
 }
 
 Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogScan* scan) {
+  // The CHECKPOINT may be what the page cache shows only (an in-place write
+  // a crash or a failed fdatasync left, a rename whose directory fsync never
+  // happened): make it durable, or read what the device has, before deciding.
+  {
+    int cfd;
+    std::string cpath = JoinPath(dir, kCheckpointName);
+    Status o = io->Open(cpath, O_RDONLY, 0, &cfd);
+    if (o.ok()) {
+      o = io->Sync(cfd, SyncKind::kData).WithPath(cpath);
+      if (o.ok()) o = io->DropCache(cfd).WithPath(cpath);
+      io->Close(cfd);
+      if (o.ok()) o = io->SyncDir(dir);
+      if (!o.ok()) return o;
+    } else if (o.err() != ENOENT) {
+      return o;
+    }
+  }
   Status s = ReadCheckpoint(io, dir, &scan->cp, &scan->have_cp);
   if (s.code() == Code::kCorruption && options.recovery == RecoveryMode::kTruncate) {
     scan->cp_corrupt = true;  // decided on without it; rewritten
@@ -162,8 +180,20 @@ Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogSc
   // it, so the rest of the segment need not be read.
   bool clean = scan->have_cp && cp.clean && scan->stop_in_tail && cp.tail_base == seg.base &&
                cp.tail_end == seg.end_offset && cp.tail_crc == seg.chain.last_crc && seg.clean_end;
+  for (size_t i = scan->stop_index + 1; i < scan->segs.size(); i++) {
+    // Their walks stop at the chain the damage broke: look at every batch.
+    SegmentScan later = scan->segs[i];
+    later.chain.batches = 0;
+    later.chain.next_seq = later.base;
+    later.last_version = kFormatVersion;
+    BeyondScan b;
+    s = ScanBeyond(io, later, 0, scan->log_id, &b);
+    if (!s.ok()) return s;
+    scan->later_max_end_seq = std::max(scan->later_max_end_seq, b.max_end_seq);
+  }
   if (clean || scan->stop_offset >= seg.file_size) return Status::OK();
-  return ScanBeyond(io, seg, scan->stop_offset, scan->log_id, &scan->beyond);
+  bool v1_log = !(scan->have_cp && cp.version >= kFormatVersion);
+  return ScanBeyond(io, seg, scan->stop_offset, scan->log_id, &scan->beyond, v1_log);
 }
 
 // --- Step 2: decide --------------------------------------------------------
@@ -179,7 +209,7 @@ bool GapExplains(const Checkpoint& cp, uint64_t seq) {
 // as far as anything on disk says.
 uint64_t HighestAcknowledged(const LogScan& scan) {
   uint64_t high = scan.cp.durable_seq;
-  high = std::max(high, scan.beyond.max_end_seq);
+  high = std::max({high, scan.beyond.max_end_seq, scan.later_max_end_seq});
   for (size_t i = scan.stop_index + 1; i < scan.segs.size(); i++) {
     high = std::max({high, scan.segs[i].base, scan.segs[i].chain.next_seq});
   }
@@ -303,6 +333,15 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
     plan.next_seq = high;
     rep.gap_from = at;
     rep.gap_to = high;
+    // Nothing kept since the recorded gap: one gap, and the emptied segment
+    // after it goes (FindStop accepts an empty segment only at the gap's end).
+    if (cp.has_gap && cp.gap_to == at && scan.stop_offset == 0 && scan.stop_index > 0 &&
+        scan.segs[scan.stop_index - 1].chain.next_seq == cp.gap_from) {
+      rep.gap_from = cp.gap_from;
+      plan.keep_segments = scan.stop_index;
+      plan.cut_offset = plan.zero_to = scan.segs[scan.stop_index - 1].end_offset;
+      rep.segments_dropped++;
+    }
   } else if (!acknowledged && GapExplains(cp, at)) {
     plan.next_seq = cp.gap_to;
     rep.gap_from = cp.gap_from;
@@ -391,6 +430,7 @@ Status Apply(Io* io, const std::string& dir, const LogOptions& options, const Lo
   // The no-sync flag of a sync 'none' run stays until the cut it excuses is
   // durable: a crash before that must find the same evidence judged the same
   // way, not as damage to acknowledged data.
+  for (const std::string& p : scan.leftovers) io->Unlink(p);  // CHECKPOINT.tmp-<pid>-<n> of a same-pid process
   CheckpointKeeper keeper(io, dir);
   Checkpoint first = plan->checkpoint;
   first.no_sync = first.no_sync || (scan.have_cp && scan.cp.no_sync);

@@ -85,6 +85,9 @@ struct LogScan {
   bool stop_in_tail = true;                // false: in a sealed segment or between two
   std::string stop_reason;
   BeyondScan beyond;                       // of segs[stop_index] from stop_offset
+  // Highest end_seq of any valid batch bound to this log in the segments
+  // after the stop (their walks end at the broken chain, not at their end).
+  uint64_t later_max_end_seq = 0;
 };
 
 // Where the walk through a scanned log stops. Pure; used by both steps.
