@@ -29,7 +29,7 @@ async function die(log: InstanceType<typeof lib.CommitLog>) {
   fault.disarm();
 }
 
-describe('review findings', () => {
+describe('recovery, as an independent review attacked it', () => {
   it("F1: 'truncate' recovery after a crash gives up every acknowledged number (damage in a sealed segment)", async () => {
     const dir = tmpDir();
     const log = await lib.CommitLog.open(dir, SMALL);
