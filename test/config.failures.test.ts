@@ -342,3 +342,18 @@ describe('ConfigFile over a file it did not write', () => {
     }
   });
 });
+
+describe('writeFileDurable', () => {
+  it('leaves the new content after a power loss once it resolved, whatever the directory loses', async () => {
+    for (const dirKeep of [0, 0.5]) {
+      const file = `${tmpDir()}/out.bin`;
+      await lib.writeFileDurable(file, 'old');
+      fault.arm({ trackDurability: true });
+      await lib.writeFileDurable(file, 'new');
+      fault.crash();
+      fault.powerLoss({ seed: 5, keep: 0, dirKeep });
+      fault.disarm();
+      expect(fs.readFileSync(file, 'utf8')).toBe('new');
+    }
+  });
+});

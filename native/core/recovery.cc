@@ -144,9 +144,15 @@ Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, uint64_t log_id
 }
 
 Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogScan* scan) {
-  // The CHECKPOINT may be what the page cache shows only (an in-place write
-  // a crash or a failed fdatasync left, a rename whose directory fsync never
-  // happened): make it durable, or read what the device has, before deciding.
+  // Every name the previous process created (segments, CHECKPOINT) may be
+  // known to the page cache only, if it died before its directory fsync:
+  // make them durable before reading anything, let alone acknowledging
+  // (defect 1; TigerBeetle syncs on open for the same reason).
+  Status d = io->SyncDir(dir);
+  if (!d.ok()) return d;
+  // The CHECKPOINT's content may be what the page cache shows only (an
+  // in-place write a crash or a failed fdatasync left): make it durable, or
+  // read what the device has, before deciding on it.
   {
     int cfd;
     std::string cpath = JoinPath(dir, kCheckpointName);
@@ -155,7 +161,6 @@ Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogSc
       o = io->Sync(cfd, SyncKind::kData).WithPath(cpath);
       if (o.ok()) o = io->DropCache(cfd).WithPath(cpath);
       io->Close(cfd);
-      if (o.ok()) o = io->SyncDir(dir);
       if (!o.ok()) return o;
     } else if (o.err() != ENOENT) {
       return o;
@@ -455,9 +460,13 @@ Status Apply(Io* io, const std::string& dir, const LogOptions& options, const Lo
     Status s = ZeroRange(io, seg.path, plan->cut_offset, plan->zero_to);
     if (!s.ok()) return s;
   }
-  // 2. Every name recovery relied on (segments, CHECKPOINT) and every change
-  // it made must be durable before the first acknowledgement: the previous
-  // process may have died before its own directory fsync (defect 1).
+  // 2. The unlinks above, made final at once.
+  // Not needed for correctness: every name recovery relied on was synced in
+  // Discover, and a power loss that undoes an unlink here leads the next open
+  // to the same deletion (below first_seq, a leftover, or after a cut the
+  // durable checkpoint and the same scan decide again); before anything is
+  // acknowledged, a gap's new segment or the checkpoint that clears the
+  // no-sync flag syncs this directory anyway.
   Status s = io->SyncDir(dir);
   // 3. Only now may the checkpoint stop excusing unsynced data.
   if (s.ok() && first.no_sync != plan->checkpoint.no_sync) {
