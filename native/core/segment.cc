@@ -67,8 +67,10 @@ Status CreateSegmentFile(Io* io, const std::string& path, const LogOptions& opti
   // (fdatasync the rest of the file too), and stale bytes a power loss might
   // leave elsewhere cannot be taken for records (version 2 batches name their
   // file offset and log). It keeps the flusher's syncs to its own batches:
-  // without it the first batch's fdatasync would write the whole fill.
-  if (s.ok()) s = io->Sync(fd, SyncKind::kData);
+  // without it the first batch's fdatasync would write the whole fill. An
+  // empty file (preallocate 'none', the flusher's own roll) has nothing to
+  // sync: no syscall on the flusher's time.
+  if (s.ok() && options.preallocate != Preallocate::kNone) s = io->Sync(fd, SyncKind::kData);
   io->Close(fd);
   if (!s.ok()) io->Unlink(path);
   return s.WithPath(path);
