@@ -4,18 +4,11 @@
 // after a failed directory fsync.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConfigFile } from '../lib';
-import { loadFaultAddon, tmpDir } from './helpers';
+import { useFaultAddon, tmpDir } from './helpers';
 
-let lib: typeof import('../lib');
-let fault: NonNullable<typeof import('../lib/native').native.fault>;
-
-beforeAll(async () => {
-  ({ lib, fault } = await loadFaultAddon());
-});
-
-afterEach(() => fault.disarm());
+const { lib, fault } = await useFaultAddon();
 
 const EIO = 5;
 const KINDS = ['open', 'lock', 'write', 'sync', 'link', 'rename', 'unlink'];

@@ -2,17 +2,10 @@
 // every later system call, as a killed process would) or fail a chosen call.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadFaultAddon, recordBytes, tmpDir } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { useFaultAddon, recordBytes, tmpDir } from './helpers';
 
-let lib: typeof import('../lib');
-let fault: NonNullable<typeof import('../lib/native').native.fault>;
-
-beforeAll(async () => {
-  ({ lib, fault } = await loadFaultAddon());
-});
-
-afterEach(() => fault.disarm());
+const { lib, fault } = await useFaultAddon();
 
 const EIO = 5;
 const ENOSPC = 28;

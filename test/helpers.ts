@@ -139,3 +139,13 @@ export function writeV1Log(dir: string, groups: Buffer[][], checkpoint: boolean)
     fs.writeFileSync(path.join(dir, 'CHECKPOINT'), cp);
   }
 }
+
+/**
+ * For a test file on the fault-injection addon: `const { lib, fault } = await
+ * useFaultAddon();` at its top. Disarms the faults after each test.
+ */
+export async function useFaultAddon() {
+  const loaded = await loadFaultAddon();
+  afterEach(() => loaded.fault.disarm());
+  return loaded;
+}

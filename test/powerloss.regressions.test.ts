@@ -1,16 +1,10 @@
 // Deterministic crash-model cases for the defects of issue 9 that need a
 // restart before the power loss. Each failed on the code before its fix.
 import fs from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadFaultAddon, parseBatches, segmentFiles, tmpDir } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { useFaultAddon, parseBatches, segmentFiles, tmpDir } from './helpers';
 
-let lib: typeof import('../lib');
-let fault: NonNullable<typeof import('../lib/native').native.fault>;
-
-beforeAll(async () => {
-  ({ lib, fault } = await loadFaultAddon());
-});
-afterEach(() => fault.disarm());
+const { lib, fault } = await useFaultAddon();
 
 const EIO = 5;
 const SMALL = { segmentBytes: 64 * 1024 };

@@ -15,16 +15,10 @@
 // syncing mode must read back identical; numbers never name two contents.
 // kill -9 cannot test this: it leaves the page cache.
 import fs from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadFaultAddon, tmpDir } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { useFaultAddon, tmpDir } from './helpers';
 
-let lib: typeof import('../lib');
-let fault: NonNullable<typeof import('../lib/native').native.fault>;
-
-beforeAll(async () => {
-  ({ lib, fault } = await loadFaultAddon());
-});
-afterEach(() => fault.disarm());
+const { lib, fault } = await useFaultAddon();
 
 const LOG_ROUNDS = Number(process.env.COMMITLOG_POWER_ROUNDS ?? 2000);
 const CONFIG_ROUNDS = Number(process.env.COMMITLOG_CONFIG_POWER_ROUNDS ?? process.env.COMMITLOG_POWER_ROUNDS ?? 8000);

@@ -3,16 +3,10 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadFaultAddon, parseBatches, recordBytes, segmentFiles, tmpDir, writeV1Log } from './helpers';
+import { describe, expect, it } from 'vitest';
+import { useFaultAddon, parseBatches, recordBytes, segmentFiles, tmpDir, writeV1Log } from './helpers';
 
-let lib: typeof import('../lib');
-let fault: NonNullable<typeof import('../lib/native').native.fault>;
-
-beforeAll(async () => {
-  ({ lib, fault } = await loadFaultAddon());
-});
-afterEach(() => fault.disarm());
+const { lib, fault } = await useFaultAddon();
 
 const SMALL = { segmentBytes: 64 * 1024 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
