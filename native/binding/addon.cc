@@ -101,6 +101,7 @@ bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
 
 // open(dir, options, onDurable) -> Promise<LogHandle>
 Napi::Value Open(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   Napi::Env env = info.Env();
   LogOptions options;
   if (!info[0].IsString() || !info[1].IsObject() || !info[2].IsFunction()) {

@@ -23,6 +23,10 @@ Io* BindingIo();
 // is also built with NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS, so that a call
 // that fails anyway (teardown began midway) is not turned into a fatal
 // error, and code that uses a value it built checks IsEmpty() first.
+// Entry points that create promises or errors check it first: a call made
+// while worker.terminate() tears the environment down would otherwise make
+// node-addon-api create an error there, which aborts the process. They then
+// return nothing; the JavaScript that called them does not run on.
 bool CanRunJs(Napi::Env env);
 
 struct AddonData {

@@ -28,6 +28,7 @@ int ModeArg(const Napi::Value& v) {
 
 // writeFileDurable(path, bytes, defaultMode) -> Promise<void>
 Napi::Value WriteFileDurableJs(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   auto data = std::make_shared<std::string>();
   if (!info[0].IsString() || !Bytes(info[1], data.get())) return Fail(info.Env(), "writeFileDurable(path, bytes, mode)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
@@ -40,6 +41,7 @@ Napi::Value WriteFileDurableJs(const Napi::CallbackInfo& info) {
 
 // configResolve(path, defaultMode) -> Promise<{ target, mode }>
 Napi::Value ConfigResolve(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   if (!info[0].IsString()) return Fail(info.Env(), "configResolve(path, mode)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   int default_mode = ModeArg(info[1]);
@@ -66,6 +68,7 @@ Napi::Value ConfigResolve(const Napi::CallbackInfo& info) {
 // last. Two calls, so that the caller knows whether a failure came after the
 // rename.
 Napi::Value ConfigSave(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   auto data = std::make_shared<std::string>();
   if (!info[0].IsString() || !Bytes(info[1], data.get())) return Fail(info.Env(), "configSave(target, bytes, mode, backup)");
   std::string target = info[0].As<Napi::String>().Utf8Value();
@@ -80,6 +83,7 @@ Napi::Value ConfigSave(const Napi::CallbackInfo& info) {
 // configCommit(target, sweep) -> Promise<void>: the directory fsync that
 // makes a save durable, then (with sweep) removal of leftovers of failed saves.
 Napi::Value ConfigCommit(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   if (!info[0].IsString()) return Fail(info.Env(), "configCommit(target, sweep)");
   std::string target = info[0].As<Napi::String>().Utf8Value();
   bool sweep = info[1].ToBoolean().Value();
@@ -91,6 +95,7 @@ Napi::Value ConfigCommit(const Napi::CallbackInfo& info) {
 // configSyncFile(path) -> Promise<void>: fdatasync of the file, fsync of its
 // directory.
 Napi::Value ConfigSyncFile(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   if (!info[0].IsString()) return Fail(info.Env(), "configSyncFile(path)");
   std::string path = info[0].As<Napi::String>().Utf8Value();
   auto* w = new TaskWorker(info.Env(), "commitlog.configSyncFile", [path] { return SyncFileAndDir(BindingIo(), path); });
@@ -99,6 +104,7 @@ Napi::Value ConfigSyncFile(const Napi::CallbackInfo& info) {
 
 // moveDurable(from, to) -> Promise<void>
 Napi::Value MoveDurableJs(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   if (!info[0].IsString() || !info[1].IsString()) return Fail(info.Env(), "moveDurable(from, to)");
   std::string from = info[0].As<Napi::String>().Utf8Value();
   std::string to = info[1].As<Napi::String>().Utf8Value();
@@ -108,6 +114,7 @@ Napi::Value MoveDurableJs(const Napi::CallbackInfo& info) {
 
 // lockFile(target) -> Promise<fd>; waits for other processes' saves.
 Napi::Value LockFileJs(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   if (!info[0].IsString()) return Fail(info.Env(), "lockFile(target)");
   std::string target = info[0].As<Napi::String>().Utf8Value();
   auto fd = std::make_shared<int>(-1);
@@ -125,6 +132,7 @@ Napi::Value LockFileJs(const Napi::CallbackInfo& info) {
 
 // unlockFile(fd): only a fd that lockFile() gave and that is still held.
 Napi::Value UnlockFileJs(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   if (info[0].IsNumber()) {
     int fd = info[0].As<Napi::Number>().Int32Value();
     if (AddonData::Get(info.Env())->held_locks.erase(fd) == 1) UnlockFile(BindingIo(), fd);

@@ -211,6 +211,7 @@ Napi::Value LogHandle::FirstSeq(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LogHandle::Close(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   Napi::Env env = info.Env();
   if (closing_) return RejectedPromise(env, Status::Closed());
   if (ops_in_flight_ > 0) return RejectedPromise(env, Status::Busy("reads or truncations are in flight"));
@@ -230,6 +231,7 @@ void LogHandle::FinishClose() {
 }
 
 Napi::Value LogHandle::Read(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   Napi::Env env = info.Env();
   if (closing_) return RejectedPromise(env, Status::Closed());
   ReadCursor cursor;
@@ -243,6 +245,7 @@ Napi::Value LogHandle::Read(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LogHandle::TruncateBefore(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   Napi::Env env = info.Env();
   if (closing_) return RejectedPromise(env, Status::Closed());
   return (new TruncateWorker(env, this, info.This().As<Napi::Object>(), ToU64(info[0])))->Queue();

@@ -460,13 +460,12 @@ Status Apply(Io* io, const std::string& dir, const LogOptions& options, const Lo
     Status s = ZeroRange(io, seg.path, plan->cut_offset, plan->zero_to);
     if (!s.ok()) return s;
   }
-  // 2. The unlinks above, made final at once.
-  // Not needed for correctness: every name recovery relied on was synced in
-  // Discover, and a power loss that undoes an unlink here leads the next open
-  // to the same deletion (below first_seq, a leftover, or after a cut the
-  // durable checkpoint and the same scan decide again); before anything is
-  // acknowledged, a gap's new segment or the checkpoint that clears the
-  // no-sync flag syncs this directory anyway.
+  // 2. The unlinks above must be durable before step 3's checkpoint clears
+  // the no-sync flag and before a gap's new segment gets its name: one later
+  // directory fsync would make them durable together, in no order, and a
+  // power loss could keep the new checkpoint while a segment after the cut
+  // comes back, unexcused (found by a review; test in
+  // powerloss.regressions).
   Status s = io->SyncDir(dir);
   // 3. Only now may the checkpoint stop excusing unsynced data.
   if (s.ok() && first.no_sync != plan->checkpoint.no_sync) {
