@@ -1,5 +1,4 @@
-import { DEFAULT_READ_CHUNK_BYTES } from './constants';
-import { type LogError, closedError, invalidArgType, outOfRange } from './errors';
+import { LogError, closedError, invalidArgType, outOfRange } from './errors';
 import {
   APPEND_FULL,
   native,
@@ -8,19 +7,19 @@ import {
   type NativeStats,
 } from './native';
 import { resolveOptions, type CommitLogOptions, type ResolvedOptions } from './options';
+import {
+  type ChunkSource,
+  DurableWaiters,
+  type LogRecord,
+  type ReadOptions,
+  RewindLog,
+  getRecord,
+  iterate,
+  parseReadOptions,
+  seqArg,
+} from './read';
 
-/** A record as read back: its sequence number and its bytes. */
-export interface LogRecord {
-  seq: number;
-  data: Buffer;
-}
-
-export interface ReadOptions {
-  /** First sequence number to read. Default: the oldest record in the log. */
-  from?: number;
-  /** Stop before this sequence number. Default: the durable end at each step. */
-  to?: number;
-}
+export type { LogRecord, ReadOptions } from './read';
 
 export interface LogStats extends NativeStats {
   /** records / batches: how many appends shared one write and one sync. */
@@ -52,12 +51,6 @@ function toBytes(value: unknown, name: string): Uint8Array {
   throw invalidArgType(name, 'a string, Buffer, TypedArray, DataView or ArrayBuffer', value);
 }
 
-function seqArg(name: string, value: unknown): number {
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isSafeInteger(value) || value < 0) throw outOfRange(name, 'a non-negative safe integer', value);
-  return value;
-}
-
 /**
  * A durable append-only log in one directory. Appends from any number of
  * concurrent callers are committed together: one write and one fdatasync per
@@ -86,12 +79,29 @@ export class CommitLog {
   #reffed = false;
   #ops = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
+  // Live followers waiting at the durable end, woken by the flusher's notification.
+  #followers = new DurableWaiters();
+  #rewinds = new RewindLog();
+  readonly #source: ChunkSource;
 
   private constructor(dir: string, options: ResolvedOptions, handle: NativeLogHandle) {
     this.dir = dir;
     this.#options = options;
     this[kHandle] = handle;
     this.#durable = handle.durable();
+    this.#source = {
+      readChunk: (seq, to, maxBytes, pos) =>
+        this.#track(this[kHandle].read(seq, to, maxBytes, pos.seq, pos.segment, pos.offset)),
+      firstSeq: () => this.firstSeq,
+      durableSeq: () => this.#durable,
+      isOpen: () => this.#state === 'open',
+      failure: () =>
+        this.#failure &&
+        new LogError(`log failed: ${this.#failure.message}`, 'ERR_LOG_FAILED', { cause: this.#failure }),
+      waitForMore: (seq, signal) => this.#waitForMore(seq, signal),
+      checkRewind: (since, seq) => this.#rewinds.check(since, seq),
+      rewindMark: () => this.#rewinds.mark(),
+    };
   }
 
   /**
@@ -178,40 +188,34 @@ export class CommitLog {
 
   /**
    * Reads durable records in sequence order, from `from` (default: the
-   * oldest) to the durable end. Records appended while reading are included
-   * once durable. Each record's data is a view into a shared chunk: copy it
+   * oldest) to the durable end; with `follow: true`, then waits for new ones
+   * and yields each once it is durable, until `to`, `signal` or close() ends
+   * it (cleanly). Records appended while reading are included once durable.
+   * Each record's data is a view into a shared chunk (about 1 MiB): copy it
    * to keep it long.
    */
   read(options: ReadOptions = {}): AsyncIterableIterator<LogRecord> {
-    if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
-    const from = options.from === undefined ? undefined : seqArg('options.from', options.from);
-    const to = options.to === undefined ? Infinity : seqArg('options.to', options.to);
-    return this.#read(from, to);
+    const o = parseReadOptions(options);
+    return iterate(this.#source, o.from, o.to, o.follow, o.signal);
   }
 
-  async *#read(from: number | undefined, to: number): AsyncIterableIterator<LogRecord> {
-    let seq = from ?? this.firstSeq;
-    let cursorSeq: number | undefined;
-    let cursorSegment = 0;
-    let cursorOffset = 0;
-    for (;;) {
-      if (this.#state !== 'open') throw closedError();
-      const chunk = await this.#track(
-        this[kHandle].read(seq, to, DEFAULT_READ_CHUNK_BYTES, cursorSeq, cursorSegment, cursorOffset),
-      );
-      const n = chunk.ends.length;
-      if (n === 0) return;
-      let start = 0;
-      for (let i = 0; i < n; i++) {
-        const end = chunk.ends[i];
-        yield { seq: chunk.first + i, data: chunk.data.subarray(start, end) };
-        start = end;
-      }
-      seq = chunk.first + n;
-      cursorSeq = chunk.cursorSeq;
-      cursorSegment = chunk.cursorSegment;
-      cursorOffset = chunk.cursorOffset;
+  /**
+   * One record's bytes, in a buffer of its own. Rejects with
+   * ERR_LOG_TRUNCATED below firstSeq, and with a RangeError
+   * (ERR_OUT_OF_RANGE) at or past the durable end.
+   */
+  get(seq: number): Promise<Buffer> {
+    try {
+      seqArg('seq', seq);
+    } catch (err) {
+      return Promise.reject(err);
     }
+    return getRecord(this.#source, seq);
+  }
+
+  #waitForMore(seq: number, signal: AbortSignal | undefined): Promise<void> {
+    if (this.#durable > seq || this.#state !== 'open' || this.#failure) return Promise.resolve();
+    return this.#followers.wait(signal);
   }
 
   /**
@@ -248,6 +252,7 @@ export class CommitLog {
   close(): Promise<void> {
     if (!this.#closing) {
       this.#state = 'closing';
+      this.#followers.wake();
       this.#closing = this.#close();
     }
     return this.#closing;
@@ -316,7 +321,9 @@ export class CommitLog {
   // Runs on the JS thread once per batch made durable (coalesced), and once
   // if the log fails.
   #onDurable(durable: number, err: LogError | undefined): void {
+    const before = this.#durable;
     this.#resolveDurable(durable);
+    if (this.#durable > before || err) this.#followers.wake();
     if (err) this.#fail(err);
     this.#drainWaiting();
     if (this.#pendHead === this.#pendLast.length && this.#waitHead === this.#waiting.length) this.#setRef(false);
