@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
+#include <new>
 
 #include "log_format.h"
 
@@ -20,11 +22,27 @@ Status BatchReader::Fill(uint64_t offset, size_t n) {
   // Read ahead: a scan walks forward, so one large read serves many batches.
   size_t len = static_cast<size_t>(std::min<uint64_t>(std::max<uint64_t>(want, window_bytes_),
                                                       file_size_ - offset));
-  if (buf_.size() < len) buf_.resize(len);
+  // Bytes from offset on that are read already (a batch larger than the
+  // window, whose header came with the first read): kept, not read again.
+  size_t keep = 0;
+  if (offset >= buf_offset_ && offset < buf_offset_ + buf_len_) {
+    keep = static_cast<size_t>(buf_offset_ + buf_len_ - offset);
+  }
+  const char* kept = keep > 0 ? buf_.get() + (offset - buf_offset_) : nullptr;
+  if (buf_cap_ < len) {
+    // Not zero-filled: every byte handed out was read first.
+    std::unique_ptr<char[]> grown(new (std::nothrow) char[len]);
+    if (grown == nullptr) return Status::NoMemory("reading a batch");
+    if (keep > 0) std::memcpy(grown.get(), kept, keep);
+    buf_ = std::move(grown);
+    buf_cap_ = len;
+  } else if (kept != nullptr && kept != buf_.get()) {
+    std::memmove(buf_.get(), kept, keep);
+  }
   size_t got = 0;
-  Status s = io_->PRead(fd_, &buf_[0], len, offset, &got);
+  Status s = io_->PRead(fd_, buf_.get() + keep, len - keep, offset + keep, &got);
   buf_offset_ = offset;
-  buf_len_ = s.ok() ? got : 0;
+  buf_len_ = s.ok() ? keep + got : 0;
   return s;
 }
 
@@ -32,7 +50,7 @@ Status BatchReader::Peek(uint64_t offset, size_t n, const char** data, size_t* g
   Status s = Fill(offset, n);
   if (!s.ok()) return s;
   size_t at = static_cast<size_t>(offset - buf_offset_);
-  *data = buf_.data() + at;
+  *data = buf_.get() + at;
   *got = std::min(n, buf_len_ - at);
   return Status::OK();
 }

@@ -13,6 +13,7 @@
 #define COMMITLOG_CORE_READER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "batch.h"
@@ -54,7 +55,8 @@ class BatchReader {
   const uint64_t file_size_;
   const size_t window_bytes_;
   uint64_t log_id_ = 0;
-  std::string buf_;
+  std::unique_ptr<char[]> buf_;
+  size_t buf_cap_ = 0;
   uint64_t buf_offset_ = 0;
   size_t buf_len_ = 0;
   const char* payload_ = nullptr;

@@ -185,11 +185,9 @@ bool SegmentSet::Locate(uint64_t seq, SegmentMeta* seg, uint64_t* start_offset,
   seg->base_seq = it->base_seq;
   seg->end_seq = it->end_seq;
   seg->path = it->path;
-  *start_offset = 0;
-  for (const IndexEntry& e : it->index) {
-    if (e.seq > seq) break;
-    *start_offset = e.offset;
-  }
+  auto e = std::upper_bound(it->index.begin(), it->index.end(), seq,
+                            [](uint64_t s, const IndexEntry& x) { return s < x.seq; });
+  *start_offset = e == it->index.begin() ? 0 : (e - 1)->offset;
   *is_last = (it + 1 == segs_.end());
   *next_base = *is_last ? UINT64_MAX : (it + 1)->base_seq;
   return true;

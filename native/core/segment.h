@@ -85,7 +85,10 @@ struct SegmentMeta {
 // Thread-safe list of segments in sequence order.
 class SegmentSet {
  public:
-  static constexpr uint64_t kIndexStrideBytes = 1 << 20;
+  // A get() reads from the indexed batch at or before its record: 64 KiB
+  // bounds that to one batch, or 64 KiB of small ones, for 16 bytes per
+  // 64 KiB of log (1 MiB of memory for 4 GiB).
+  static constexpr uint64_t kIndexStrideBytes = 64 << 10;
 
   void Reset(std::vector<SegmentMeta> segs);
   void Add(SegmentMeta seg);
