@@ -1,4 +1,5 @@
 import { DEFAULT_READ_CHUNK_BYTES } from './constants';
+import { type Cursor, type CursorInfo, type CursorOptions, CursorStore } from './cursor';
 import { type LogError, closedError, invalidArgType, outOfRange } from './errors';
 import {
   APPEND_FULL,
@@ -86,6 +87,7 @@ export class CommitLog {
   #reffed = false;
   #ops = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
+  #cursors: CursorStore | undefined;
 
   private constructor(dir: string, options: ResolvedOptions, handle: NativeLogHandle) {
     this.dir = dir;
@@ -227,6 +229,38 @@ export class CommitLog {
       return Promise.reject(err);
     }
     return this.#track(this[kHandle].truncateBefore(seq));
+  }
+
+  /**
+   * The durable cursor (consumer offset) `name`, created at `options.from`
+   * (default: the oldest record) if it does not exist; see Cursor. Names
+   * match /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.
+   */
+  cursor(name: string, options?: CursorOptions): Promise<Cursor> {
+    if (this.#state !== 'open') return Promise.reject(closedError());
+    return this.#track(this.#cursorStore().open(name, options));
+  }
+
+  /** Every cursor of this log and its position, by name. */
+  cursors(): Promise<CursorInfo[]> {
+    if (this.#state !== 'open') return Promise.reject(closedError());
+    return this.#track(this.#cursorStore().list());
+  }
+
+  /** Deletes a cursor durably; resolves with whether it existed. */
+  deleteCursor(name: string): Promise<boolean> {
+    if (this.#state !== 'open') return Promise.reject(closedError());
+    return this.#track(this.#cursorStore().delete(name));
+  }
+
+  #cursorStore(): CursorStore {
+    this.#cursors ??= new CursorStore({
+      dir: this.dir,
+      logId: this[kHandle].logId(),
+      durableSeq: () => this.#durable,
+      firstSeq: () => this.firstSeq,
+    });
+    return this.#cursors;
   }
 
   /** Counters and latencies of this instance; see README for each field. */
