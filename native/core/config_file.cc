@@ -147,9 +147,11 @@ Status MakeDirDurable(Io* io, const std::string& dir, int mode) {
     FileInfo info;
     if (s.err() != EEXIST || !io->Stat(dir, &info).ok() || !info.is_dir) return s;
   }
-  // The new directory's own inode, before a name that points at it is made
-  // durable; file systems without a journal need it (ext4 would do both at
-  // the parent's fsync).
+  // Not needed for correctness: on Linux file systems the parent's fsync
+  // below makes the new directory durable along with its name, and the
+  // crash model treats it so (it cannot see this call missing). Kept for
+  // file systems that persist a new directory's own inode only through an
+  // fsync of it, as POSIX allows.
   s = io->SyncDir(dir);
   // Its name: without this, a power loss can take the directory, and every
   // file later made durable in it, away.
