@@ -358,19 +358,20 @@ export class CursorStore {
   }
 
   /**
-   * For a truncation to `seq`: every stored cursor past `seq` is rewritten
-   * durably to `seq` (a new version, so that its Cursor objects' next
-   * commit conflicts and reloads). Resolves with how many were.
+   * For a truncation to `seq`, and at the log's open: every stored cursor
+   * past `seq` is rewritten durably to `seq` (a new version, so that its
+   * Cursor objects' next commit conflicts and reloads); the others are made
+   * durable as they are, so that a power loss cannot bring back a value
+   * past `seq` either. Cursors of another log are left alone. Resolves with
+   * how many were rewritten.
    */
   async clampAbove(seq: number): Promise<number> {
     seqArg('seq', seq);
     this.#writable('clampAbove');
     let clamped = 0;
     for (const name of await this.#names()) {
-      const cfg = this.#file(name);
-      await cfg.update((current) => {
-        if (current === undefined || current.position <= seq) return undefined;
-        visible(this.#ctx, cfg.path, current);
+      await this.#file(name).update((current) => {
+        if (current === undefined || current.logId !== this.#ctx.logId || current.position <= seq) return undefined;
         clamped++;
         return { ...current, position: seq, version: current.version + 1 };
       });

@@ -114,7 +114,21 @@ export class CommitLog {
     });
     log = new CommitLog(dir, opts, handle);
     for (const [d, e] of early) log.#onDurable(d, e);
+    await log.#clampCursors();
     return log;
+  }
+
+  // Recovery may have cut records that a cursor was committed past (a power
+  // loss after a sync 'none' run hands their numbers out again): such
+  // cursors are clamped durably before any append can reuse the numbers,
+  // which the cursor would otherwise skip. Costs a readdir without cursors.
+  async #clampCursors(): Promise<void> {
+    try {
+      await this.#cursorStore().clampAbove(this.#durable);
+    } catch (err) {
+      await this.close().catch(() => {});
+      throw err;
+    }
   }
 
   /** Sequence number of the oldest record still in the log. */
