@@ -6,8 +6,8 @@
 //
 // Syncs are counted as 2 per write cycle (the temp file's fdatasync and the
 // directory's fsync): test/powerloss.cursor.test.ts checks that count
-// against the system calls the fault-injection layer sees (and strace -c
-// agrees: see the report of the commit that added this file).
+// against the system calls the fault-injection layer sees, and
+// `strace -f -c -e trace=fdatasync,fsync` agrees.
 const fs = require('node:fs');
 const path = require('node:path');
 const { CommitLog } = require('../dist');

@@ -208,6 +208,42 @@ describe('cursors and the durable end', () => {
   });
 });
 
+describe('failed syncs (injected, no crash)', () => {
+  const EIO = 5;
+  const warmStore = async () => {
+    const store = new CursorStore({ dir: tmpDir(), logId: '1', durableSeq: () => 100, firstSeq: () => 0 });
+    const c = await store.open('c');
+    await c.commit(5);
+    return { store, c };
+  };
+
+  it('a failed directory fsync rejects the commit with EIO and stops the Cursor: later commits reject with ERR_CONFIG_FAILED, the EIO as cause; opened again, it shows the new position', async () => {
+    const { store, c } = await warmStore();
+    fault.arm({ failAt: 1, kind: 'sync', errno: EIO });
+    const err = await c.commit(6).catch((e) => e);
+    expect(err).toMatchObject({ code: 'EIO', syscall: 'fsync' });
+    const later = await c.commit(7).catch((e) => e);
+    fault.disarm();
+    expect(later).toMatchObject({ code: 'ERR_CONFIG_FAILED' });
+    expect(later.cause).toBe(err);
+    expect(c.position).toBe(5);
+    const again = await store.open('c');
+    expect(again.position).toBe(6);
+    await again.commit(8);
+  });
+
+  it("a failed fdatasync of a commit's temp file rejects it with EIO and leaves the Cursor usable at the old position", async () => {
+    const { store, c } = await warmStore();
+    fault.arm({ failAt: 0, kind: 'sync', errno: EIO });
+    await expect(c.commit(6)).rejects.toMatchObject({ code: 'EIO', syscall: 'fdatasync' });
+    fault.disarm();
+    expect(c.position).toBe(5);
+    expect((await store.list())[0].position).toBe(5);
+    await c.commit(7);
+    expect((await store.open('c')).position).toBe(7);
+  });
+});
+
 describe('coalescing', () => {
   it('5,000 commits fired without awaiting cost a handful of fdatasyncs (counted at the system-call boundary)', async () => {
     const store = new CursorStore({ dir: tmpDir(), logId: '1', durableSeq: () => 5000, firstSeq: () => 0 });
