@@ -254,13 +254,7 @@ export class ConfigFile<T = unknown> extends EventEmitter {
   save(value: T): Promise<void> {
     let bytes: Buffer;
     try {
-      this.#check(value, 'value');
-      const raw = this.#serialize(value);
-      if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
-        throw invalidArgType('serialize(value)', 'a string or Uint8Array', raw);
-      }
-      const payload = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw);
-      bytes = this.#checksum ? native.configWrap(payload) : payload;
+      bytes = this.#encode(value);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -278,7 +272,7 @@ export class ConfigFile<T = unknown> extends EventEmitter {
       this.#next = undefined;
       this.#nextWaiters = [];
       try {
-        await this.#writeCycle(bytes);
+        await this.#writeCycle(() => bytes);
         for (const w of waiters) w.resolve();
       } catch (err) {
         for (const w of waiters) w.reject(err);
@@ -287,18 +281,102 @@ export class ConfigFile<T = unknown> extends EventEmitter {
     this.#writing = false;
   }
 
-  async #writeCycle(bytes: Buffer): Promise<void> {
+  /**
+   * A read-modify-write, for values that depend on what is stored (a
+   * version check, a clamp). Holding the lock, `fn` gets the value load()
+   * would return now (undefined if there is no valid copy) and returns the
+   * value to save, or undefined to save nothing. Resolves with the value in
+   * place afterwards, durable: `fn`'s result once saved, else the current
+   * one (fsynced first if this instance did not make it durable itself).
+   * If `fn` throws, nothing changes and update() rejects with what it
+   * threw. Not coalesced with other calls; a rejected write leaves what
+   * save() documents, and the same fail-stop rule holds.
+   */
+  async update(fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
+    if (typeof fn !== 'function') throw invalidArgType('fn', 'a function', fn);
+    let result: T | undefined;
+    await this.#writeCycle((current) => {
+      const next = fn(current);
+      result = next === undefined ? current : next;
+      return next === undefined ? undefined : this.#encode(next);
+    });
+    return result;
+  }
+
+  /**
+   * The value load() would return now, read without the lock and without
+   * changing or syncing anything: for a process that may not write here (a
+   * read-only mount). It may not be durable yet (another process's save in
+   * flight, or one that died before its directory fsync). Undefined when no
+   * valid copy exists.
+   */
+  async peek(): Promise<T | undefined> {
+    const { target } = await this.#resolve();
+    const main = await this.#read(target);
+    if (main.state === 'ok') return main.value;
+    return (await this.#fallback(target))?.value;
+  }
+
+  /**
+   * Removes the file durably: first `.bak` and any temp files (what load()
+   * falls back on), made durable by a directory fsync, then the file and
+   * another directory fsync. Whatever step a crash stops it at, load()
+   * afterwards returns the value the file had or nothing, never an older
+   * one from the backup (a power loss reverts each name on its own). The
+   * lock file stays: unlinking it could let two processes each lock a
+   * different `<name>.lock`. Resolves with whether load() would have
+   * returned a value (defaults aside). A failed directory fsync stops the
+   * instance, as in save(); a failed unlink does not.
+   */
+  async remove(): Promise<boolean> {
+    if (this.#failed) throw this.#failedError();
+    const { target } = await this.#resolve();
+    return this.#locked(target, async () => {
+      const main = await this.#read(target);
+      const existed = main.state === 'ok' || (await this.#fallback(target)) !== undefined;
+      this.#durableId = undefined;
+      await native.configRemove(target, false);
+      await this.#durably(() => configNative.configCommit(target, false));
+      await native.configRemove(target, true);
+      await this.#durably(() => configNative.configCommit(target, false));
+      return existed;
+    });
+  }
+
+  /** The bytes save() writes for `value` (validated, serialized, wrapped). */
+  #encode(value: T): Buffer {
+    this.#check(value, 'value');
+    const raw = this.#serialize(value);
+    if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
+      throw invalidArgType('serialize(value)', 'a string or Uint8Array', raw);
+    }
+    const payload = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw);
+    return this.#checksum ? native.configWrap(payload) : payload;
+  }
+
+  /**
+   * One write cycle; `decide` (save's bytes, or update's fn) runs under the
+   * lock on the value load() would return and says what to write, if
+   * anything.
+   */
+  async #writeCycle(decide: (current: T | undefined) => Buffer | undefined): Promise<void> {
     if (this.#failed) throw this.#failedError();
     const { target, mode } = await this.#resolve();
     await this.#locked(target, async () => {
       // Only a valid current file may become the backup (RocketMQ #9705).
       const current = await this.#read(target);
+      const old = current.state === 'ok' ? { file: target, value: current.value } : await this.#fallback(target);
+      const bytes = decide(old?.value);
       // The copy load() would return holds the value a failed save must
-      // leave: make it durable before changing anything.
-      const old = current.state === 'ok' ? target : await this.#fallback(target);
-      const id = old === undefined ? undefined : await this.#identity(old);
+      // leave (and update() returns it when it saves nothing): make it
+      // durable before changing anything.
+      const id = old === undefined ? undefined : await this.#identity(old.file);
       if (old !== undefined && (id === undefined || id !== this.#durableId)) {
-        await this.#durably(() => configNative.configSyncFile(old));
+        await this.#durably(() => configNative.configSyncFile(old.file));
+      }
+      if (bytes === undefined) {
+        this.#durableId = id;
+        return;
       }
       // Steps 1-3 (temp file, backup, rename). A failure leaves the current
       // file in place, as durable as it was; the instance stays usable.
@@ -334,11 +412,13 @@ export class ConfigFile<T = unknown> extends EventEmitter {
   }
 
   /** The copy load() would use when the main file is not valid, if any. */
-  async #fallback(target: string): Promise<string | undefined> {
+  async #fallback(target: string): Promise<{ file: string; value: T } | undefined> {
     const bak = `${target}.bak`;
-    if ((await this.#read(bak)).state === 'ok') return bak;
+    const b = await this.#read(bak);
+    if (b.state === 'ok') return { file: bak, value: b.value };
     for (const temp of await this.#temps(target)) {
-      if ((await this.#read(temp)).state === 'ok') return temp;
+      const t = await this.#read(temp);
+      if (t.state === 'ok') return { file: temp, value: t.value };
     }
     return undefined;
   }
@@ -409,10 +489,14 @@ export class ConfigFile<T = unknown> extends EventEmitter {
     const dir = path.dirname(target);
     const prefix = `${path.basename(target)}.tmp-`;
     const names = (await fs.readdir(dir)).filter((n) => n.startsWith(prefix));
+    // A temp file may go between readdir and stat: peek() holds no lock.
     const withTimes = await Promise.all(
-      names.map(async (n) => ({ file: path.join(dir, n), mtime: (await fs.stat(path.join(dir, n))).mtimeMs })),
+      names.map(async (n) => ({ file: path.join(dir, n), mtime: (await fs.stat(path.join(dir, n)).catch(() => undefined))?.mtimeMs })),
     );
-    return withTimes.sort((a, b) => b.mtime - a.mtime).map((x) => x.file);
+    return withTimes
+      .filter((x): x is { file: string; mtime: number } => x.mtime !== undefined)
+      .sort((a, b) => b.mtime - a.mtime)
+      .map((x) => x.file);
   }
 
   async #removeTemps(target: string): Promise<void> {

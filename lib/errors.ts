@@ -11,6 +11,7 @@ export type LogErrorCode =
   | 'ERR_LOG_TRUNCATED'
   | 'ERR_LOG_BUSY'
   | 'ERR_CONFIG_CORRUPT'
+  | 'ERR_CURSOR_CONFLICT'
   | 'ERR_INVALID_ARG_VALUE';
 
 export class LogError extends Error {

@@ -5,3 +5,4 @@ export { LogError } from './errors';
 export type { LogErrorCode } from './errors';
 export { ConfigFile, writeFileDurable } from './config';
 export type { ConfigFileOptions, LoadInfo, LoadSource } from './config';
+export type { Cursor, CursorInfo, CursorOptions } from './cursor';

@@ -100,6 +100,8 @@ export interface NativeLogHandle {
   /** The system error that stopped the log, or undefined while it works. */
   failure(): LogError | undefined;
   firstSeq(): number;
+  /** The log's identity (a u64, decimal), as in the CHECKPOINT and every version 2 batch. */
+  logId(): string;
   close(): Promise<void>;
   read(
     from: number,
@@ -195,7 +197,8 @@ export interface NativeFault {
     /** Changed names that kept their current entry. */
     namesKept: number;
   };
-  steps(): number;
+  /** Steps since arm(); with `kind` ('sync', 'rename', ...), only those of that kind. */
+  steps(kind?: string): number;
   crashed(): boolean;
   io: NativeFaultIo;
 }
@@ -214,6 +217,10 @@ export interface NativeAddon {
   configResolve(path: string, mode: number): Promise<{ target: string; mode: number }>;
   configSave(target: string, data: Uint8Array, mode: number, backupCurrent: boolean): Promise<void>;
   moveDurable(from: string, to: string): Promise<void>;
+  /** ConfigFile.remove()'s unlink steps: the fallback copies (main false), then the file (main true). */
+  configRemove(target: string, main: boolean): Promise<void>;
+  /** mkdir (an existing directory is fine), fsync of it and of its parent. */
+  makeDirDurable(path: string, mode: number): Promise<void>;
   lockFile(target: string): Promise<number>;
   unlockFile(fd: number): void;
   configWrap(payload: Uint8Array): Buffer;

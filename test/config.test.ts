@@ -188,6 +188,60 @@ describe('ConfigFile', () => {
   });
 });
 
+describe('ConfigFile update(), peek() and remove()', () => {
+  it('update() hands fn the stored value under the lock and saves what it returns; undefined saves nothing; a throw changes nothing', async () => {
+    const file = path.join(tmpDir(), 'c.json');
+    const cfg = new ConfigFile<Offsets>(file);
+    expect(await cfg.update((cur) => (cur === undefined ? { next: 1 } : undefined))).toEqual({ next: 1 });
+    expect(await cfg.update((cur) => (cur === undefined ? { next: 9 } : undefined))).toEqual({ next: 1 });
+    expect(await cfg.update((cur) => ({ next: cur!.next + 1 }))).toEqual({ next: 2 });
+    const boom = new Error('no');
+    await expect(cfg.update(() => {
+      throw boom;
+    })).rejects.toBe(boom);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ next: 2 });
+    expect(JSON.parse(fs.readFileSync(file + '.bak', 'utf8'))).toEqual({ next: 1 });
+    expect(cfg.writes).toBe(2);
+    // A corrupt main file: fn sees what load() would return, the backup.
+    fs.writeFileSync(file, '{"next": ');
+    expect(await new ConfigFile<Offsets>(file).update((cur) => cur && { next: cur.next + 10 })).toEqual({ next: 11 });
+  });
+
+  it('peek() reads the value load() would return without taking the lock or changing a file', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'c.json');
+    const cfg = new ConfigFile<Offsets>(file);
+    expect(await cfg.peek()).toBeUndefined();
+    expect(fs.readdirSync(dir)).toEqual([]);
+    await cfg.save({ next: 1 });
+    await cfg.save({ next: 2 });
+    fs.rmSync(file + '.lock');
+    expect(await new ConfigFile<Offsets>(file).peek()).toEqual({ next: 2 });
+    fs.writeFileSync(file, 'garbage');
+    expect(await new ConfigFile<Offsets>(file).peek()).toEqual({ next: 1 });
+    expect(fs.readdirSync(dir).sort()).toEqual(['c.json', 'c.json.bak']);
+  });
+
+  it('remove() deletes the file, its backup and leftover temp files, keeps the lock file, and says whether there was a value', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'c.json');
+    const cfg = new ConfigFile<Offsets>(file);
+    await cfg.save({ next: 1 });
+    await cfg.save({ next: 2 });
+    fs.writeFileSync(`${file}.tmp-1-0`, '{"next": 3}');
+    expect(await cfg.remove()).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual(['c.json.lock']);
+    expect(await cfg.remove()).toBe(false);
+    await expect(new ConfigFile<Offsets>(file).load()).rejects.toMatchObject({ code: 'ENOENT' });
+    // Only a backup left (the main file damaged and moved aside): still a value.
+    await cfg.save({ next: 4 });
+    await cfg.save({ next: 5 });
+    fs.rmSync(file);
+    expect(await cfg.remove()).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual(['c.json.lock']);
+  });
+});
+
 describe('writeFileDurable()', () => {
   it('replaces the file atomically with the new bytes', async () => {
     const file = path.join(tmpDir(), 'w.bin');

@@ -169,7 +169,9 @@ Napi::Value FaultDisarm(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value FaultSteps(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(TestIo()->steps()));
+  // steps(kind?): all steps, or those of one kind (see fault_io.h).
+  int64_t n = info[0].IsString() ? TestIo()->steps(info[0].As<Napi::String>().Utf8Value()) : TestIo()->steps();
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
 Napi::Value FaultCrash(const Napi::CallbackInfo& info) {

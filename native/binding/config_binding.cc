@@ -102,6 +102,29 @@ Napi::Value ConfigSyncFile(const Napi::CallbackInfo& info) {
   return w->Queue();
 }
 
+// configRemove(target, main) -> Promise<void>: one of the two unlink steps
+// of ConfigFile.remove(); configCommit(target, false) makes each durable.
+Napi::Value ConfigRemove(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
+  if (!info[0].IsString()) return Fail(info.Env(), "configRemove(target, main)");
+  std::string target = info[0].As<Napi::String>().Utf8Value();
+  bool main = info[1].ToBoolean().Value();
+  auto* w = new TaskWorker(info.Env(), "commitlog.configRemove",
+                           [target, main] { return RemoveCopies(BindingIo(), target, main); });
+  return w->Queue();
+}
+
+// makeDirDurable(path, mode) -> Promise<void>
+Napi::Value MakeDirDurableJs(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
+  if (!info[0].IsString()) return Fail(info.Env(), "makeDirDurable(path, mode)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int mode = info[1].IsNumber() ? static_cast<int>(info[1].As<Napi::Number>().Uint32Value() & 07777) : 0700;
+  auto* w = new TaskWorker(info.Env(), "commitlog.makeDirDurable",
+                           [path, mode] { return MakeDirDurable(BindingIo(), path, mode); });
+  return w->Queue();
+}
+
 // moveDurable(from, to) -> Promise<void>
 Napi::Value MoveDurableJs(const Napi::CallbackInfo& info) {
   if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
@@ -169,6 +192,8 @@ void RegisterConfigExports(Napi::Env env, Napi::Object exports) {
   exports.Set("configSave", Napi::Function::New(env, ConfigSave, "configSave"));
   exports.Set("configCommit", Napi::Function::New(env, ConfigCommit, "configCommit"));
   exports.Set("configSyncFile", Napi::Function::New(env, ConfigSyncFile, "configSyncFile"));
+  exports.Set("configRemove", Napi::Function::New(env, ConfigRemove, "configRemove"));
+  exports.Set("makeDirDurable", Napi::Function::New(env, MakeDirDurableJs, "makeDirDurable"));
   exports.Set("moveDurable", Napi::Function::New(env, MoveDurableJs, "moveDurable"));
   exports.Set("lockFile", Napi::Function::New(env, LockFileJs, "lockFile"));
   exports.Set("unlockFile", Napi::Function::New(env, UnlockFileJs, "unlockFile"));

@@ -48,6 +48,7 @@ Napi::Function LogHandle::Init(Napi::Env env) {
                          InstanceMethod<&LogHandle::Durable>("durable"),
                          InstanceMethod<&LogHandle::FailureJs>("failure"),
                          InstanceMethod<&LogHandle::FirstSeq>("firstSeq"),
+                         InstanceMethod<&LogHandle::LogId>("logId"),
                          InstanceMethod<&LogHandle::Close>("close"),
                          InstanceMethod<&LogHandle::Read>("read"),
                          InstanceMethod<&LogHandle::TruncateBefore>("truncateBefore"),
@@ -208,6 +209,11 @@ Napi::Value LogHandle::FailureJs(const Napi::CallbackInfo& info) {
 
 Napi::Value LogHandle::FirstSeq(const Napi::CallbackInfo& info) {
   return Num(info.Env(), log_->first_seq());
+}
+
+Napi::Value LogHandle::LogId(const Napi::CallbackInfo& info) {
+  // A string: a u64 does not fit a double.
+  return Napi::String::New(info.Env(), std::to_string(log_->log_id()));
 }
 
 Napi::Value LogHandle::Close(const Napi::CallbackInfo& info) {

@@ -46,6 +46,8 @@ class LogHandle : public Napi::ObjectWrap<LogHandle> {
   // undefined: lets the façade learn of a failure before CallJs tells it.
   Napi::Value FailureJs(const Napi::CallbackInfo& info);
   Napi::Value FirstSeq(const Napi::CallbackInfo& info);
+  // logId() -> the log's identity (a u64) as a decimal string.
+  Napi::Value LogId(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value TruncateBefore(const Napi::CallbackInfo& info);

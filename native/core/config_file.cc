@@ -118,6 +118,47 @@ Status MoveDurable(Io* io, const std::string& from, const std::string& to) {
   return io->SyncDir(DirName(to));
 }
 
+Status RemoveCopies(Io* io, const std::string& target, bool main) {
+  std::vector<std::string> doomed;
+  if (main) {
+    doomed.push_back(target);
+  } else {
+    std::string dir = DirName(target);
+    std::vector<std::string> names;
+    Status s = io->ListDir(dir, &names);
+    if (!s.ok()) return s;
+    std::string base = BaseName(target);
+    for (const std::string& name : names) {
+      if (IsTempFor(name, base)) doomed.push_back(JoinPath(dir, name));
+    }
+    doomed.push_back(target + ".bak.tmp");
+    doomed.push_back(target + ".bak");
+  }
+  for (const std::string& path : doomed) {
+    Status s = io->Unlink(path);
+    if (!s.ok() && !(s.code() == Code::kIoError && s.err() == ENOENT)) return s;
+  }
+  return Status::OK();
+}
+
+Status MakeDirDurable(Io* io, const std::string& dir, int mode) {
+  Status s = io->MkDir(dir, mode);
+  if (!s.ok()) {
+    FileInfo info;
+    if (s.err() != EEXIST || !io->Stat(dir, &info).ok() || !info.is_dir) return s;
+  }
+  // Not needed for correctness: on Linux file systems the parent's fsync
+  // below makes the new directory durable along with its name, and the
+  // crash model treats it so (it cannot see this call missing). Kept for
+  // file systems that persist a new directory's own inode only through an
+  // fsync of it, as POSIX allows.
+  s = io->SyncDir(dir);
+  // Its name: without this, a power loss can take the directory, and every
+  // file later made durable in it, away.
+  if (s.ok()) s = io->SyncDir(DirName(dir));
+  return s;
+}
+
 static constexpr uint32_t kEnvelopeMagic = 0x46434c43u;  // bytes "CLCF"
 static constexpr uint16_t kEnvelopeVersion = 1;
 

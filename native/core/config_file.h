@@ -61,6 +61,21 @@ Status SyncFileAndDir(Io* io, const std::string& path);
 // a corrupt file aside, or to promote a surviving temp file.
 Status MoveDurable(Io* io, const std::string& from, const std::string& to);
 
+// Removal, in two calls for the same reason as the save (the caller holds
+// the lock across both, and CommitSave(target, false) after each makes it
+// durable). RemoveCopies(target, false) unlinks what load() falls back on
+// when <target> is missing: <target>.bak, <target>.bak.tmp and temp files;
+// RemoveCopies(target, true) unlinks <target> itself. In that order, each
+// step made durable before the next, because a power loss reverts each name
+// on its own: <target> gone but .bak back would bring back an older value.
+// Names already gone are not an error. The lock file stays (see lib/config.ts).
+Status RemoveCopies(Io* io, const std::string& target, bool main);
+
+// Makes `dir` exist, durably: mkdir (an existing directory is fine), then an
+// fsync of it and of its parent, also when it existed (the process that made
+// it may have died before syncing it).
+Status MakeDirDurable(Io* io, const std::string& dir, int mode);
+
 // The checksum envelope of ConfigFile's `checksum` option (docs/FORMAT.md):
 // magic, version, length and masked CRC32C before the content.
 static constexpr size_t kEnvelopeHeaderSize = 16;

@@ -53,6 +53,7 @@ void FaultIo::Arm(const FaultPlan& plan) {
   crashed_ = false;
   steps_ = 0;
   kind_steps_ = 0;
+  steps_by_kind_.clear();
   drop_rng_.seed(plan.seed);
 }
 
@@ -74,6 +75,12 @@ int64_t FaultIo::steps() const {
   return steps_;
 }
 
+int64_t FaultIo::steps(const std::string& kind) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = steps_by_kind_.find(kind);
+  return it == steps_by_kind_.end() ? 0 : it->second;
+}
+
 bool FaultIo::crashed() const {
   std::lock_guard<std::mutex> l(mu_);
   return crashed_;
@@ -84,6 +91,7 @@ Status FaultIo::StepLocked(const char* kind, const char* syscall) {
   if (!armed_) return Status::OK();
   if (crashed_) return Status::IoError(syscall, ECANCELED);
   int64_t step = steps_++;
+  steps_by_kind_[kind]++;
   if (plan_.crash_at >= 0 && step >= plan_.crash_at) {
     crashed_ = true;
     return Status::IoError(syscall, ECANCELED);

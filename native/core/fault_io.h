@@ -152,6 +152,8 @@ class FaultIo final : public Io {
   // above, then clears the record. Call after Crash(), with the files closed.
   Status PowerLoss(const PowerLossOptions& options, PowerLossStats* stats);
   int64_t steps() const;
+  // Steps of one kind ("sync", "rename", ...) since Arm.
+  int64_t steps(const std::string& kind) const;
   bool crashed() const;
 
   Status Open(const std::string& path, int flags, int mode, int* fd) override;
@@ -248,6 +250,7 @@ class FaultIo final : public Io {
   bool injected_ = false;
   int64_t steps_ = 0;
   int64_t kind_steps_ = 0;
+  std::map<std::string, int64_t> steps_by_kind_;
   std::mt19937_64 drop_rng_;  // DropCache's draws, seeded by plan_.seed
 
   std::map<int, std::string> fd_path_;  // path each descriptor was opened by
