@@ -146,8 +146,12 @@ Status Log::Close() {
 }
 
 Status Log::TruncateBefore(uint64_t seq, uint32_t* removed) {
-  *removed = 0;
   std::lock_guard<std::mutex> serialize(truncate_mu_);
+  return DeleteSegmentsBefore(seq, removed);
+}
+
+Status Log::DeleteSegmentsBefore(uint64_t seq, uint32_t* removed) {
+  *removed = 0;
   uint64_t new_first = 0;
   std::vector<std::string> paths = segments_.Before(seq, &new_first);
   if (paths.empty()) return Status::OK();

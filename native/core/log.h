@@ -16,6 +16,7 @@
 #include "io.h"
 #include "options.h"
 #include "recovery.h"
+#include "retention.h"
 #include "segment.h"
 #include "stats.h"
 #include "status.h"
@@ -68,6 +69,14 @@ class Log {
   // number is made durable (CHECKPOINT) before anything is unlinked.
   Status TruncateBefore(uint64_t seq, uint32_t* removed);
 
+  // One retention pass (retention.cc): deletes the oldest segments that
+  // DecideRetention picks, through TruncateBefore's path, at `now_ms` on the
+  // wall clock. Never the segment being written, never one that may hold a
+  // record >= hold_seq. *out says what left the log, also when an error
+  // stopped the pass after the checkpoint was written.
+  Status ApplyRetention(const RetentionPolicy& policy, uint64_t hold_seq, uint64_t now_ms,
+                        RetentionResult* out);
+
   void GetStats(LogStats* out) const;
   const RecoveryReport& recovery() const { return recovery_; }
   const std::string& dir() const { return dir_; }
@@ -84,13 +93,16 @@ class Log {
   // Opens the segment appends continue in (a new one at rec->next_seq when
   // recovery asks for a roll, or when the log is empty).
   Status OpenTail(RecoveredLog* rec, std::unique_ptr<ActiveSegment>* tail);
+  // TruncateBefore's work; the caller holds truncate_mu_. The one way
+  // segments leave the log (truncateBefore and retention).
+  Status DeleteSegmentsBefore(uint64_t seq, uint32_t* removed);
 
   Io* const io_;
   const std::string dir_;
   const LogOptions options_;
   int lock_fd_;
   SegmentSet segments_;
-  std::mutex truncate_mu_;  // one TruncateBefore at a time (Before..RemoveFirst)
+  std::mutex truncate_mu_;  // one TruncateBefore or retention pass at a time
   CheckpointKeeper checkpoint_;
   uint64_t log_id_ = 0;
   std::unique_ptr<Committer> committer_;

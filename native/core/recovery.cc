@@ -482,6 +482,7 @@ Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& ch
   out->end_offset = 0;
   out->clean_end = false;
   out->last_version = 0;
+  out->newest_ms = 0;
   out->index.clear();
   Status s = io->FileSize(fd, &out->file_size);
   if (!s.ok()) return s.WithPath(path);
@@ -503,6 +504,7 @@ Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& ch
     }
     out->chain.Accept(h);
     out->last_version = h.version;
+    out->newest_ms = std::max(out->newest_ms, h.timestamp_ms);
     if (*log_id == 0 && h.log_id != 0) {
       *log_id = h.log_id;
       reader.set_log_id(*log_id);
@@ -535,6 +537,8 @@ Status Recover(Io* io, const std::string& dir, const LogOptions& options, Recove
     m.end_seq = sg.chain.next_seq;
     m.path = sg.path;
     m.index = std::move(sg.index);
+    m.size_bytes = sg.end_offset;
+    m.newest_ms = sg.newest_ms;
     out->segments.push_back(std::move(m));
   }
   if (!out->segments.empty()) {
