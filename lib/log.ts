@@ -86,7 +86,8 @@ export class CommitLog {
 
   private constructor(dir: string, options: ResolvedOptions, handle: NativeLogHandle) {
     this.dir = dir;
-    this.#options = options;
+    // The mode the core settled on: the option, or the existing log's.
+    this.#options = { ...options, mode: handle.fileMode() };
     this[kHandle] = handle;
     this.#durable = handle.durable();
     this.#source = {
@@ -143,6 +144,14 @@ export class CommitLog {
   /** True once close() was called. */
   get closed(): boolean {
     return this.#state !== 'open';
+  }
+
+  /**
+   * Permission bits the log creates its files with (before the umask): the `mode` option, or
+   * the existing log's. For files kept next to the log, so that they are no more readable than it.
+   */
+  get fileMode(): number {
+    return this.#options.mode!;
   }
 
   /**

@@ -110,6 +110,8 @@ export interface NativeLogHandle {
     cursorOffset: number,
   ): Promise<NativeReadResult>;
   truncateBefore(seq: number): Promise<number>;
+  /** Permission bits the log creates its files with (the `mode` option, or the existing log's). */
+  fileMode(): number;
   stats(): NativeStats;
   recovery(): NativeRecovery;
   ref(): void;
@@ -126,6 +128,8 @@ export interface NativeOpenOptions {
   maxBatchDelayMicros: number;
   brokenBytesMax: number;
   create: boolean;
+  /** Permission bits of new files; undefined: an existing log's, else 0o600. */
+  mode?: number;
 }
 
 /** A fault plan; see native/core/fault_io.h. */

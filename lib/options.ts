@@ -66,6 +66,14 @@ export interface CommitLogOptions {
   recovery?: RecoveryMode;
   /** Create the directory if it does not exist (its parent must). Default true. */
   create?: boolean;
+  /**
+   * Permission bits of the files the log creates (the umask applies, as for ConfigFile); a
+   * directory it creates gets the same plus x where r is set (0o600 -> 0o700, 0o640 -> 0o750).
+   * Must include 0o600. Default: an existing log's (its CHECKPOINT's), else 0o600: records are
+   * often personal data. Give a group mode such as 0o640 on purpose, for a reader in another
+   * account. Existing files keep their modes.
+   */
+  mode?: number;
 }
 
 export interface ResolvedOptions extends NativeOpenOptions {
@@ -85,6 +93,7 @@ const KNOWN = new Set([
   'preallocate',
   'recovery',
   'create',
+  'mode',
 ]);
 
 function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
@@ -101,6 +110,15 @@ function oneOf(name: string, value: unknown, fallback: string, allowed: readonly
   if (typeof value !== 'string') throw invalidArgType(`options.${name}`, 'of type string', value);
   if (!allowed.includes(value)) throw invalidValue(`options.${name}`, `must be one of ${allowed.join(', ')}`, value);
   return value;
+}
+
+function resolveMode(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const mode = integer('mode', value, 0, 0, 0o777);
+  if ((mode & 0o600) !== 0o600) {
+    throw invalidValue('options.mode', 'must include 0o600 (the log reads and writes its own files)', mode);
+  }
+  return mode;
 }
 
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -140,5 +158,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     maxBatchDelayMicros: integer('maxBatchDelayMicros', o.maxBatchDelayMicros, DEFAULT_MAX_BATCH_DELAY_MICROS, 0, 1_000_000),
     brokenBytesMax: DEFAULT_BROKEN_BYTES_MAX,
     create: o.create ?? true,
+    mode: resolveMode(o.mode),
   } as ResolvedOptions;
 }

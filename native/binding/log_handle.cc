@@ -51,6 +51,7 @@ Napi::Function LogHandle::Init(Napi::Env env) {
                          InstanceMethod<&LogHandle::Close>("close"),
                          InstanceMethod<&LogHandle::Read>("read"),
                          InstanceMethod<&LogHandle::TruncateBefore>("truncateBefore"),
+                         InstanceMethod<&LogHandle::FileMode>("fileMode"),
                          InstanceMethod<&LogHandle::Stats>("stats"),
                          InstanceMethod<&LogHandle::Recovery>("recovery"),
                          InstanceMethod<&LogHandle::Ref>("ref"),
@@ -249,6 +250,10 @@ Napi::Value LogHandle::TruncateBefore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closing_) return RejectedPromise(env, Status::Closed());
   return (new TruncateWorker(env, this, info.This().As<Napi::Object>(), ToU64(info[0])))->Queue();
+}
+
+Napi::Value LogHandle::FileMode(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), log_->file_mode());
 }
 
 Napi::Value LogHandle::Stats(const Napi::CallbackInfo& info) {

@@ -39,6 +39,11 @@ struct ReadResult {
 class Log {
  public:
   // Opens (creating if allowed) the log in `dir`. `io` must outlive the Log.
+  // Files it creates get options.file_mode, and a directory it creates the
+  // same bits plus x where r is set (DirModeFor); the umask applies, as for
+  // ConfigFile. With options.inherit_mode and an existing log, file_mode is
+  // that of its CHECKPOINT (else its newest segment) instead; existing files
+  // are never chmod-ed.
   static Status Open(Io* io, const std::string& dir, const LogOptions& options,
                      std::unique_ptr<Log>* out);
   ~Log();
@@ -57,6 +62,10 @@ class Log {
   // The log's identity, chosen when it was created (CHECKPOINT, and every
   // version 2 batch).
   uint64_t log_id() const { return log_id_; }
+  // Permission bits of the files the log creates (before the umask): the
+  // `mode` option, or an existing log's (see Open). For anything else made
+  // in the log directory, so that it is no more readable than the records.
+  uint32_t file_mode() const { return options_.file_mode; }
 
   // Reads durable records with sequence numbers in [from, limit), at most
   // about max_bytes of them (always at least one record if there is one).

@@ -54,7 +54,7 @@ int SegmentOpenFlags(SyncMode mode) {
 
 Status CreateSegmentFile(Io* io, const std::string& path, const LogOptions& options) {
   int fd;
-  Status s = io->Open(path, O_RDWR | O_CREAT | O_EXCL, 0644, &fd);
+  Status s = io->Open(path, O_RDWR | O_CREAT | O_EXCL, static_cast<int>(options.file_mode), &fd);
   if (!s.ok()) return s;
   if (options.preallocate == Preallocate::kFallocate) {
     s = io->Allocate(fd, options.segment_bytes);
