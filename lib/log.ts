@@ -18,6 +18,7 @@ import {
   parseReadOptions,
   seqArg,
 } from './read';
+import { Retention, emptyRetentionStats, kRetentionPass, type RetentionStats } from './retention';
 
 export type { LogRecord, ReadOptions } from './read';
 
@@ -26,6 +27,8 @@ export interface LogStats extends NativeStats {
   meanRecordsPerBatch: number;
   /** Appends whose promise has not settled yet. */
   pendingAppends: number;
+  /** What the `retention` option's background passes did since open (zeros without it). */
+  retention: RetentionStats;
 }
 
 /** What open() found and did; see `recovery` in README. */
@@ -33,7 +36,8 @@ export type RecoveryReport = NativeRecovery;
 
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView | string;
 
-const kHandle = Symbol('commitlog.handle');
+/** The native handle behind a CommitLog; not exported by the package (tests reach it). */
+export const kHandle = Symbol('commitlog.handle');
 const COMPACT_AT = 4096;
 
 interface Waiter {
@@ -83,6 +87,7 @@ export class CommitLog {
   #followers = new DurableWaiters();
   #rewinds = new RewindLog();
   readonly #source: ChunkSource;
+  readonly #retention: Retention | undefined;
 
   private constructor(dir: string, options: ResolvedOptions, handle: NativeLogHandle) {
     this.dir = dir;
@@ -103,6 +108,7 @@ export class CommitLog {
       checkRewind: (since, seq) => this.#rewinds.check(since, seq),
       rewindMark: () => this.#rewinds.mark(),
     };
+    this.#retention = this.#startRetention();
   }
 
   /**
@@ -249,7 +255,32 @@ export class CommitLog {
       ...s,
       meanRecordsPerBatch: s.batches === 0 ? 0 : s.records / s.batches,
       pendingAppends: this.#pendLast.length - this.#pendHead + this.#waiting.length - this.#waitHead,
+      retention: this.#retention?.stats() ?? emptyRetentionStats(),
     };
+  }
+
+  /** Non-public, for tests: a retention pass at `nowMs` after those queued; resolves with the stats after it. */
+  [kRetentionPass](nowMs: number = Date.now()): Promise<RetentionStats> {
+    if (!this.#retention) return Promise.reject(new Error('the log has no retention option'));
+    return this.#retention.run(nowMs);
+  }
+
+  #startRetention(): Retention | undefined {
+    const policy = this.#options.retention;
+    if (!policy) return undefined;
+    const h = this[kHandle];
+    return new Retention(policy, {
+      pass: (hold, now) => h.retain(policy.maxBytes, policy.maxAgeMs, hold, now),
+      segmentsAdded: () => h.segmentsAdded(),
+      holdBack: policy.holdForCursors ? () => this.#slowestCursor() : undefined,
+    });
+  }
+
+  // The first sequence number the slowest durable cursor has not consumed.
+  // Cursors (lib/cursor.ts, CursorStore.minPosition()) are wired here at
+  // their merge; until then a log has no cursors, so nothing to hold for.
+  #slowestCursor(): Promise<number | undefined> {
+    return Promise.resolve(undefined);
   }
 
   /**
@@ -272,9 +303,12 @@ export class CommitLog {
   }
 
   async #close(): Promise<void> {
+    // No pass starts from now on; a running one finishes before the handle closes.
+    const retentionStopped = this.#retention?.stop();
     while (this.#waiting.length > this.#waitHead && !this.#failure) {
       await new Promise<void>((resolve) => this.#drained.push(resolve));
     }
+    await retentionStopped;
     await Promise.allSettled([...this.#ops]);
     let closeError: unknown;
     try {
@@ -334,6 +368,7 @@ export class CommitLog {
     this.#resolveDurable(durable);
     if (this.#durable > before || err) this.#followers.wake();
     if (err) this.#fail(err);
+    this.#retention?.noteDurable();
     this.#drainWaiting();
     if (this.#pendHead === this.#pendLast.length && this.#waitHead === this.#waiting.length) this.#setRef(false);
   }
@@ -361,6 +396,8 @@ export class CommitLog {
     if (this.#failure) return;
     this.#resolveDurable(this[kHandle].durable());
     this.#failure = cause;
+    // Fail-stop: the instance does no more I/O of its own, housekeeping included.
+    void this.#retention?.stop();
     this.#rejectAll(cause);
   }
 

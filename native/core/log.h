@@ -66,6 +66,9 @@ class Log {
   // `mode` option, or an existing log's (see Open). For anything else made
   // in the log directory, so that it is no more readable than the records.
   uint32_t file_mode() const { return options_.file_mode; }
+  // Segments added since open (each roll adds one): lets the binding notice
+  // a roll cheaply.
+  uint64_t segments_added() const { return segments_.added(); }
 
   // Reads durable records with sequence numbers in [from, limit), at most
   // about max_bytes of them (always at least one record if there is one).
