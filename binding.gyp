@@ -11,6 +11,7 @@
       "native/core/log.cc",
       "native/core/reader.cc",
       "native/core/recovery.cc",
+      "native/core/retention.cc",
       "native/core/segment.cc",
       "native/core/stats.cc",
       "native/core/status.cc",

@@ -8,6 +8,9 @@ export const DEFAULT_ALIGN_BYTES = 4096;
 export const DEFAULT_PREALLOCATE = 'auto';
 export const DEFAULT_RECOVERY = 'strict';
 export const DEFAULT_BROKEN_BYTES_MAX = 1024 * 1024;
+/** Bounds of the period of retention's age timer (a quarter of maxAgeMs). */
+export const RETENTION_PERIOD_MIN_MS = 1000;
+export const RETENTION_PERIOD_MAX_MS = 60_000;
 /** Bytes of records a read() fetches from disk per step. */
 export const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
 

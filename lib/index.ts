@@ -1,6 +1,7 @@
 export { CommitLog } from './log';
 export type { Bytes, LogRecord, LogStats, ReadOptions, RecoveryReport } from './log';
 export type { CommitLogOptions, PreallocateMode, RecoveryMode, SyncMode } from './options';
+export type { RetentionOptions, RetentionStats } from './retention';
 export { LogError } from './errors';
 export type { LogErrorCode } from './errors';
 export { ConfigFile, writeFileDurable } from './config';

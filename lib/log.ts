@@ -19,6 +19,7 @@ import {
   parseReadOptions,
   seqArg,
 } from './read';
+import { Retention, emptyRetentionStats, kRetentionPass, type RetentionStats } from './retention';
 
 export type { LogRecord, ReadOptions } from './read';
 
@@ -27,6 +28,8 @@ export interface LogStats extends NativeStats {
   meanRecordsPerBatch: number;
   /** Appends whose promise has not settled yet. */
   pendingAppends: number;
+  /** What the `retention` option's background passes did since open (zeros without it). */
+  retention: RetentionStats;
 }
 
 /** What open() found and did; see `recovery` in README. */
@@ -34,7 +37,8 @@ export type RecoveryReport = NativeRecovery;
 
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView | string;
 
-const kHandle = Symbol('commitlog.handle');
+/** The native handle behind a CommitLog; not exported by the package (tests reach it). */
+export const kHandle = Symbol('commitlog.handle');
 const COMPACT_AT = 4096;
 
 interface Waiter {
@@ -85,10 +89,12 @@ export class CommitLog {
   #rewinds = new RewindLog();
   readonly #source: ChunkSource;
   #cursors: CursorStore | undefined;
+  readonly #retention: Retention | undefined;
 
   private constructor(dir: string, options: ResolvedOptions, handle: NativeLogHandle) {
     this.dir = dir;
-    this.#options = options;
+    // The mode the core settled on: the option, or the existing log's.
+    this.#options = { ...options, mode: handle.fileMode() };
     this[kHandle] = handle;
     this.#durable = handle.durable();
     this.#source = {
@@ -104,6 +110,7 @@ export class CommitLog {
       checkRewind: (since, seq) => this.#rewinds.check(since, seq),
       rewindMark: () => this.#rewinds.mark(),
     };
+    this.#retention = this.#startRetention();
   }
 
   /**
@@ -159,6 +166,14 @@ export class CommitLog {
   /** True once close() was called. */
   get closed(): boolean {
     return this.#state !== 'open';
+  }
+
+  /**
+   * Permission bits the log creates its files with (before the umask): the `mode` option, or
+   * the existing log's. For files kept next to the log, so that they are no more readable than it.
+   */
+  get fileMode(): number {
+    return this.#options.mode!;
   }
 
   /**
@@ -291,6 +306,7 @@ export class CommitLog {
       logId: this[kHandle].logId(),
       durableSeq: () => this.#durable,
       firstSeq: () => this.firstSeq,
+      mode: this.#options.mode,
     });
     return this.#cursors;
   }
@@ -302,7 +318,31 @@ export class CommitLog {
       ...s,
       meanRecordsPerBatch: s.batches === 0 ? 0 : s.records / s.batches,
       pendingAppends: this.#pendLast.length - this.#pendHead + this.#waiting.length - this.#waitHead,
+      retention: this.#retention?.stats() ?? emptyRetentionStats(),
     };
+  }
+
+  /** Non-public, for tests: a retention pass at `nowMs` after those queued; resolves with the stats after it. */
+  [kRetentionPass](nowMs: number = Date.now()): Promise<RetentionStats> {
+    if (!this.#retention) return Promise.reject(new Error('the log has no retention option'));
+    return this.#retention.run(nowMs);
+  }
+
+  #startRetention(): Retention | undefined {
+    const policy = this.#options.retention;
+    if (!policy) return undefined;
+    const h = this[kHandle];
+    return new Retention(policy, {
+      pass: (hold, now) => h.retain(policy.maxBytes, policy.maxAgeMs, hold, now),
+      segmentsAdded: () => h.segmentsAdded(),
+      holdBack: policy.holdForCursors ? () => this.#slowestCursor() : undefined,
+    });
+  }
+
+  // The first sequence number the slowest durable cursor has not consumed:
+  // read from the files, so cursors of reader processes count too.
+  #slowestCursor(): Promise<number | undefined> {
+    return this.#cursorStore().minPosition();
   }
 
   /**
@@ -325,9 +365,12 @@ export class CommitLog {
   }
 
   async #close(): Promise<void> {
+    // No pass starts from now on; a running one finishes before the handle closes.
+    const retentionStopped = this.#retention?.stop();
     while (this.#waiting.length > this.#waitHead && !this.#failure) {
       await new Promise<void>((resolve) => this.#drained.push(resolve));
     }
+    await retentionStopped;
     await Promise.allSettled([...this.#ops]);
     let closeError: unknown;
     try {
@@ -387,6 +430,7 @@ export class CommitLog {
     this.#resolveDurable(durable);
     if (this.#durable > before || err) this.#followers.wake();
     if (err) this.#fail(err);
+    this.#retention?.noteDurable();
     this.#drainWaiting();
     if (this.#pendHead === this.#pendLast.length && this.#waitHead === this.#waiting.length) this.#setRef(false);
   }
@@ -414,6 +458,8 @@ export class CommitLog {
     if (this.#failure) return;
     this.#resolveDurable(this[kHandle].durable());
     this.#failure = cause;
+    // Fail-stop: the instance does no more I/O of its own, housekeeping included.
+    void this.#retention?.stop();
     this.#rejectAll(cause);
   }
 

@@ -58,6 +58,20 @@ export interface NativeRecovery {
   truncationFinished: number;
 }
 
+/** What one retention pass did (LogHandle#retain). */
+export interface NativeRetentionResult {
+  /** Segments that left the log: the CHECKPOINT records the new start (files left by a failed unlink go at the next open). */
+  segmentsDeleted: number;
+  /** Their bytes of batches (end of each one's last batch). */
+  bytesDeleted: number;
+  /** How far the log's first sequence number moved. */
+  recordsDeleted: number;
+  /** The log's first sequence number after the pass. */
+  firstSeq: number;
+  /** Why the pass stopped early (a failed unlink, checkpoint write or directory sync); the log goes on. */
+  error?: LogError;
+}
+
 /** A batch as the core's one reader decodes it (inspectSegment). */
 export interface NativeBatchInfo {
   offset: number;
@@ -112,6 +126,17 @@ export interface NativeLogHandle {
     cursorOffset: number,
   ): Promise<NativeReadResult>;
   truncateBefore(seq: number): Promise<number>;
+  /**
+   * One retention pass at `nowMs` (wall clock): deletes the oldest segments while their bytes
+   * exceed `maxBytes` or their newest batch is older than `nowMs - maxAgeMs` (0: that bound is
+   * off; one must be set), never the segment being written nor one that may hold `holdSeq` or
+   * later. Rejects only if the log is closing; the pass's own failure is `error`.
+   */
+  retain(maxBytes: number, maxAgeMs: number, holdSeq: number | undefined, nowMs: number): Promise<NativeRetentionResult>;
+  /** Permission bits the log creates its files with (the `mode` option, or the existing log's). */
+  fileMode(): number;
+  /** Segments added since open: one per roll. */
+  segmentsAdded(): number;
   stats(): NativeStats;
   recovery(): NativeRecovery;
   ref(): void;
@@ -128,6 +153,8 @@ export interface NativeOpenOptions {
   maxBatchDelayMicros: number;
   brokenBytesMax: number;
   create: boolean;
+  /** Permission bits of new files; undefined: an existing log's, else 0o600. */
+  mode?: number;
 }
 
 /** A fault plan; see native/core/fault_io.h. */

@@ -14,6 +14,7 @@ import {
 } from './constants';
 import { invalidArgType, invalidValue, outOfRange } from './errors';
 import type { NativeOpenOptions } from './native';
+import type { ResolvedRetention, RetentionOptions } from './retention';
 
 export type SyncMode = 'fdatasync' | 'fsync' | 'direct' | 'none';
 export type PreallocateMode = 'auto' | 'zero' | 'fallocate' | 'none';
@@ -66,10 +67,26 @@ export interface CommitLogOptions {
   recovery?: RecoveryMode;
   /** Create the directory if it does not exist (its parent must). Default true. */
   create?: boolean;
+  /**
+   * Delete old segments in the background: while the log's batches take more than `maxBytes`,
+   * or those whose newest batch is older than `maxAgeMs`; never the segment being written, and
+   * with `holdForCursors` never past the slowest cursor. Deletion is crash-safe like
+   * truncateBefore. Default: none (truncateBefore by hand).
+   */
+  retention?: RetentionOptions;
+  /**
+   * Permission bits of the files the log creates (the umask applies, as for ConfigFile); a
+   * directory it creates gets the same plus x where r is set (0o600 -> 0o700, 0o640 -> 0o750).
+   * Must include 0o600. Default: an existing log's (its CHECKPOINT's), else 0o600: records are
+   * often personal data. Give a group mode such as 0o640 on purpose, for a reader in another
+   * account. Existing files keep their modes.
+   */
+  mode?: number;
 }
 
 export interface ResolvedOptions extends NativeOpenOptions {
   maxRecordBytes: number;
+  retention: ResolvedRetention | undefined;
 }
 
 const SYNC_MODES: readonly string[] = ['fdatasync', 'fsync', 'direct', 'none'];
@@ -85,7 +102,10 @@ const KNOWN = new Set([
   'preallocate',
   'recovery',
   'create',
+  'retention',
+  'mode',
 ]);
+const RETENTION_KNOWN = new Set(['maxBytes', 'maxAgeMs', 'holdForCursors']);
 
 function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
@@ -101,6 +121,35 @@ function oneOf(name: string, value: unknown, fallback: string, allowed: readonly
   if (typeof value !== 'string') throw invalidArgType(`options.${name}`, 'of type string', value);
   if (!allowed.includes(value)) throw invalidValue(`options.${name}`, `must be one of ${allowed.join(', ')}`, value);
   return value;
+}
+
+function resolveRetention(value: unknown): ResolvedRetention | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidArgType('options.retention', 'an object', value);
+  }
+  const r = value as Record<string, unknown>;
+  for (const key of Object.keys(r)) {
+    if (!RETENTION_KNOWN.has(key)) throw invalidValue('options.retention', `unknown option "${key}"`, key);
+  }
+  const maxBytes = integer('retention.maxBytes', r.maxBytes, 0, 1, Number.MAX_SAFE_INTEGER);
+  const maxAgeMs = integer('retention.maxAgeMs', r.maxAgeMs, 0, 1, Number.MAX_SAFE_INTEGER);
+  if (maxBytes === 0 && maxAgeMs === 0) {
+    throw invalidValue('options.retention', 'must set maxBytes or maxAgeMs', value);
+  }
+  if (r.holdForCursors !== undefined && typeof r.holdForCursors !== 'boolean') {
+    throw invalidArgType('options.retention.holdForCursors', 'of type boolean', r.holdForCursors);
+  }
+  return { maxBytes, maxAgeMs, holdForCursors: r.holdForCursors === true };
+}
+
+function resolveMode(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const mode = integer('mode', value, 0, 0, 0o777);
+  if ((mode & 0o600) !== 0o600) {
+    throw invalidValue('options.mode', 'must include 0o600 (the log reads and writes its own files)', mode);
+  }
+  return mode;
 }
 
 export function resolveOptions(options: unknown): ResolvedOptions {
@@ -140,5 +189,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     maxBatchDelayMicros: integer('maxBatchDelayMicros', o.maxBatchDelayMicros, DEFAULT_MAX_BATCH_DELAY_MICROS, 0, 1_000_000),
     brokenBytesMax: DEFAULT_BROKEN_BYTES_MAX,
     create: o.create ?? true,
+    retention: resolveRetention(o.retention),
+    mode: resolveMode(o.mode),
   } as ResolvedOptions;
 }

@@ -72,6 +72,9 @@ function logOptions(rand: Rand) {
   };
 }
 
+/** Segments retention passes deleted (in lives that did not crash before counting). */
+let retentionDeleted = 0;
+
 interface LogState {
   dir: string;
   /** Content of every number acknowledged by a syncing mode (or made durable since): must never change. */
@@ -81,7 +84,9 @@ interface LogState {
 
 /** One process lifetime: open, append from many callers until the plan ends it, maybe retention, close. */
 async function live(st: LogState, round: number, rand: Rand, ids: { next: number }, weak: Map<number, Buffer>) {
-  const opts = logOptions(rand);
+  // Some lives delete in the background too (passes at open, after rolls, and by age).
+  const retention = rand() < 0.25 ? { retention: rand() < 0.5 ? { maxBytes: 3 * 64 * 1024 } : { maxBytes: 4 * 64 * 1024, maxAgeMs: 1 } } : {};
+  const opts = { ...logOptions(rand), ...retention };
   if (process.env.COMMITLOG_POWER_TRACE) console.log(`round ${round}: open ${JSON.stringify(opts)}`);
   const log = await lib.CommitLog.open(st.dir, opts).catch((e) => {
     // The process died (ECANCELED) or an injected EIO: never anything else.
@@ -117,6 +122,12 @@ async function live(st: LogState, round: number, rand: Rand, ids: { next: number
     }
   });
   await Promise.all(callers);
+  // A pass never deletes the segment being written, which starts at or below
+  // the next number to hand out (the stats stay readable after a crash).
+  if ('retention' in opts) {
+    st.maxTruncate = Math.max(st.maxTruncate, log.stats().appendedSeq);
+    retentionDeleted += log.stats().retention.segmentsDeleted;
+  }
   if (process.env.COMMITLOG_POWER_TRACE) console.log(`round ${round}: ${acks} acks, durable ${log.durableSeq}, crashed ${fault.crashed()}, recovery ${JSON.stringify(log.recovery)}`);
   if (rand() < 0.7) fault.crash(); // the process dies; else a clean close
   await log.close().catch(() => {});
@@ -197,7 +208,8 @@ describe('power loss', () => {
     console.log(
       `power loss (log): ${LOG_ROUNDS} crash states after ${totals.lives} process lifetimes ` +
         `(${(totals.lives / LOG_ROUNDS).toFixed(2)} per crash); ${totals.sectorsLost} sectors lost, ` +
-        `${totals.doomed} doomed by failed syncs, ${totals.namesReverted} directory entries reverted; 0 acknowledged records lost`,
+        `${totals.doomed} doomed by failed syncs, ${totals.namesReverted} directory entries reverted, ` +
+        `${retentionDeleted} segments deleted by retention; 0 acknowledged records lost`,
     );
     expect(totals.sectorsLost).toBeGreaterThan(0);
     expect(totals.namesReverted).toBeGreaterThan(0);

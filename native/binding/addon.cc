@@ -96,6 +96,14 @@ bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
   opt->broken_bytes_max = static_cast<uint64_t>(broken);
   Napi::Value create = o.Get("create");
   opt->create = create.IsUndefined() || create.ToBoolean().Value();
+  double mode = -1;
+  if (!ParseNumber(o, "mode", 0, 0777, &mode)) return false;
+  if (mode >= 0) {
+    opt->file_mode = static_cast<uint32_t>(mode);
+    opt->inherit_mode = false;
+    // The log reads and writes its own files (lib/options.ts says so first).
+    if ((opt->file_mode & 0600) != 0600) return false;
+  }
   return true;
 }
 

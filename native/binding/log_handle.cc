@@ -52,6 +52,9 @@ Napi::Function LogHandle::Init(Napi::Env env) {
                          InstanceMethod<&LogHandle::Close>("close"),
                          InstanceMethod<&LogHandle::Read>("read"),
                          InstanceMethod<&LogHandle::TruncateBefore>("truncateBefore"),
+                         InstanceMethod<&LogHandle::Retain>("retain"),
+                         InstanceMethod<&LogHandle::FileMode>("fileMode"),
+                         InstanceMethod<&LogHandle::SegmentsAdded>("segmentsAdded"),
                          InstanceMethod<&LogHandle::Stats>("stats"),
                          InstanceMethod<&LogHandle::Recovery>("recovery"),
                          InstanceMethod<&LogHandle::Ref>("ref"),
@@ -255,6 +258,29 @@ Napi::Value LogHandle::TruncateBefore(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closing_) return RejectedPromise(env, Status::Closed());
   return (new TruncateWorker(env, this, info.This().As<Napi::Object>(), ToU64(info[0])))->Queue();
+}
+
+Napi::Value LogHandle::Retain(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
+  Napi::Env env = info.Env();
+  if (closing_) return RejectedPromise(env, Status::Closed());
+  RetentionPolicy policy;
+  policy.max_bytes = ToU64(info[0]);
+  policy.max_age_ms = ToU64(info[1]);
+  if (policy.max_bytes == 0 && policy.max_age_ms == 0) {
+    return RejectedPromise(env, Status::InvalidArgument("retain: no bound (maxBytes or maxAgeMs) given"));
+  }
+  uint64_t hold = info[2].IsNumber() ? ToU64(info[2]) : UINT64_MAX;
+  auto* w = new RetentionWorker(env, this, info.This().As<Napi::Object>(), policy, hold, ToU64(info[3]));
+  return w->Queue();
+}
+
+Napi::Value LogHandle::FileMode(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), log_->file_mode());
+}
+
+Napi::Value LogHandle::SegmentsAdded(const Napi::CallbackInfo& info) {
+  return Num(info.Env(), log_->segments_added());
 }
 
 Napi::Value LogHandle::Stats(const Napi::CallbackInfo& info) {

@@ -51,6 +51,11 @@ class LogHandle : public Napi::ObjectWrap<LogHandle> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value TruncateBefore(const Napi::CallbackInfo& info);
+  // retain(maxBytes, maxAgeMs, holdSeq | undefined, nowMs) -> Promise of
+  // what the pass deleted (RetentionWorker); fileMode(); segmentsAdded().
+  Napi::Value Retain(const Napi::CallbackInfo& info);
+  Napi::Value FileMode(const Napi::CallbackInfo& info);
+  Napi::Value SegmentsAdded(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Recovery(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);

@@ -125,4 +125,28 @@ void TruncateWorker::Execute() { status_ = handle_->log()->TruncateBefore(seq_, 
 
 Napi::Value TruncateWorker::OnSuccess(Napi::Env env) { return Napi::Number::New(env, removed_); }
 
+RetentionWorker::RetentionWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj,
+                                 const RetentionPolicy& policy, uint64_t hold_seq, uint64_t now_ms)
+    : HandleWorker(env, "commitlog.retention", handle, handle_obj), policy_(policy),
+      hold_seq_(hold_seq), now_ms_(now_ms) {}
+
+void RetentionWorker::Execute() {
+  pass_status_ = handle_->log()->ApplyRetention(policy_, hold_seq_, now_ms_, &result_);
+}
+
+Napi::Value RetentionWorker::OnSuccess(Napi::Env env) {
+  auto num = [&](uint64_t v) { return Napi::Number::New(env, static_cast<double>(v)); };
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("segmentsDeleted", num(result_.segments_deleted));
+  out.Set("bytesDeleted", num(result_.bytes_deleted));
+  out.Set("recordsDeleted", num(result_.records_deleted));
+  out.Set("firstSeq", num(result_.first_seq));
+  if (!pass_status_.ok()) {
+    Napi::Error err = ToJsError(env, pass_status_.WithStep("retention"));
+    if (err.IsEmpty()) return Napi::Value();
+    out.Set("error", err.Value());
+  }
+  return out;
+}
+
 }  // namespace commitlog

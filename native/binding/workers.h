@@ -116,6 +116,24 @@ class TruncateWorker final : public HandleWorker {
   uint32_t removed_ = 0;
 };
 
+// One retention pass. Resolves with what it deleted; the pass's own error
+// (a failed unlink, checkpoint or directory sync) comes back as the
+// `error` field, not as a rejection, because segments may have left the log
+// before it happened and the caller counts them either way.
+class RetentionWorker final : public HandleWorker {
+ public:
+  RetentionWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj,
+                  const RetentionPolicy& policy, uint64_t hold_seq, uint64_t now_ms);
+  void Execute() override;
+  Napi::Value OnSuccess(Napi::Env env) override;
+
+ private:
+  RetentionPolicy policy_;
+  uint64_t hold_seq_, now_ms_;
+  RetentionResult result_;
+  Status pass_status_;
+};
+
 }  // namespace commitlog
 
 #endif  // COMMITLOG_BINDING_WORKERS_H_

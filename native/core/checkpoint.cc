@@ -105,7 +105,7 @@ Status CheckpointKeeper::Update(const std::function<void(Checkpoint*)>& update) 
 Status CheckpointKeeper::WriteLocked(const Checkpoint& cp) {
   std::string b = EncodeCheckpoint(cp);
   std::string path = JoinPath(dir_, kCheckpointName);
-  Status s = ReplaceFileDurable(io_, path, b.data(), b.size(), 0644);
+  Status s = ReplaceFileDurable(io_, path, b.data(), b.size(), mode_);
   if (s.ok() || s.code() != Code::kIoError || (s.err() != ENOSPC && s.err() != EDQUOT)) return s;
   // A full disk has no block for a temp file. The checkpoint fits one
   // sector, which a disk writes whole or not at all (the assumption

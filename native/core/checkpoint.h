@@ -54,7 +54,8 @@ Status ReadCheckpoint(Io* io, const std::string& dir, Checkpoint* cp, bool* foun
 // preparer thread, retention and close all update it). Thread-safe.
 class CheckpointKeeper {
  public:
-  CheckpointKeeper(Io* io, std::string dir) : io_(io), dir_(std::move(dir)) {}
+  // `mode`: permission bits of the file (and its temp), before the umask.
+  CheckpointKeeper(Io* io, std::string dir, int mode) : io_(io), dir_(std::move(dir)), mode_(mode) {}
 
   void Reset(const Checkpoint& cp);
   Checkpoint current() const;
@@ -68,6 +69,7 @@ class CheckpointKeeper {
 
   Io* const io_;
   const std::string dir_;
+  const int mode_;
   mutable std::mutex mu_;
   Checkpoint cp_;
 };

@@ -152,7 +152,7 @@ Status Committer::WriteBatch(uint64_t base_seq) {
   uint64_t sync_us = 0;
   Status s = segment_->Append(flushing_.data(), span, flushing_.sealed_crc(), options_.sync, &sync_us);
   if (!s.ok()) return s.WithStep("write batch");
-  segments_->NoteBatch(base_seq, flushing_.count(), offset);
+  segments_->NoteBatch(base_seq, flushing_.count(), offset, offset + span, info.timestamp_ms);
   std::lock_guard<std::mutex> l(stats_mu_);
   stats_.batches++;
   stats_.records += flushing_.count();

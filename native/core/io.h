@@ -29,6 +29,7 @@ struct FileInfo {
   bool is_dir = false;
   uint32_t mode = 0;  // permission bits
   uint64_t size = 0;
+  uint64_t mtime_ms = 0;  // last modification, ms since the Unix epoch
 };
 
 class Io {

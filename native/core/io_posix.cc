@@ -153,6 +153,14 @@ class PosixIoImpl final : public Io {
     info->is_dir = S_ISDIR(st.st_mode);
     info->mode = st.st_mode & 07777;
     info->size = static_cast<uint64_t>(st.st_size);
+#if defined(__APPLE__)
+    const struct timespec& mtime = st.st_mtimespec;
+#else
+    const struct timespec& mtime = st.st_mtim;
+#endif
+    if (mtime.tv_sec > 0) {
+      info->mtime_ms = static_cast<uint64_t>(mtime.tv_sec) * 1000 + static_cast<uint64_t>(mtime.tv_nsec) / 1000000;
+    }
     return Status::OK();
   }
 

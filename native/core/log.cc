@@ -16,8 +16,9 @@ namespace commitlog {
 
 namespace {
 
-// Makes sure `dir` exists. *created says whether this call made it.
-Status EnsureDir(Io* io, const std::string& dir, bool create, bool* created) {
+// Makes sure `dir` exists, making it with `mode` if allowed. *created says
+// whether this call made it.
+Status EnsureDir(Io* io, const std::string& dir, bool create, uint32_t mode, bool* created) {
   *created = false;
   FileInfo info;
   Status s = io->Stat(dir, &info);
@@ -27,15 +28,41 @@ Status EnsureDir(Io* io, const std::string& dir, bool create, bool* created) {
     return Status::OK();
   }
   if (!create) return Status::IoError("open", ENOENT, dir);
-  s = io->MkDir(dir, 0755);
+  s = io->MkDir(dir, static_cast<int>(mode));
   if (!s.ok() && s.err() != EEXIST) return s;
   *created = s.ok();
   return Status::OK();
 }
 
-Status OpenLock(Io* io, const std::string& dir, int* fd) {
+// The mode of an existing log's files: its CHECKPOINT's, else its newest
+// segment's. Leaves *mode alone when there is neither (a new log, or a
+// directory made by someone else). The owner keeps read and write whatever
+// the files say: the log must read and write its own files.
+Status InheritFileMode(Io* io, const std::string& dir, uint32_t* mode) {
+  std::string from = JoinPath(dir, format::kCheckpointName);
+  FileInfo info;
+  Status s = io->Stat(from, &info);
+  if (s.ok() && !info.exists) {
+    std::vector<std::string> names;
+    s = io->ListDir(dir, &names);
+    uint64_t newest = 0;
+    bool any = false;
+    for (const std::string& name : names) {
+      uint64_t base;
+      if (!ParseSegmentName(name, &base) || (any && base <= newest)) continue;
+      newest = base;
+      any = true;
+    }
+    if (s.ok() && any) s = io->Stat(JoinPath(dir, SegmentName(newest)), &info);
+  }
+  if (!s.ok()) return s;
+  if (info.exists && info.is_regular) *mode = (info.mode & 0777) | 0600;
+  return Status::OK();
+}
+
+Status OpenLock(Io* io, const std::string& dir, uint32_t mode, int* fd) {
   std::string path = JoinPath(dir, format::kLockName);
-  Status s = io->Open(path, O_RDWR | O_CREAT, 0644, fd);
+  Status s = io->Open(path, O_RDWR | O_CREAT, static_cast<int>(mode), fd);
   if (!s.ok()) return s;
   s = io->LockExclusive(*fd, path);
   if (!s.ok()) io->Close(*fd);
@@ -45,19 +72,25 @@ Status OpenLock(Io* io, const std::string& dir, int* fd) {
 }  // namespace
 
 Log::Log(Io* io, std::string dir, const LogOptions& options, int lock_fd)
-    : io_(io), dir_(std::move(dir)), options_(options), lock_fd_(lock_fd), checkpoint_(io, dir_) {}
+    : io_(io), dir_(std::move(dir)), options_(options), lock_fd_(lock_fd),
+      checkpoint_(io, dir_, static_cast<int>(options.file_mode)) {}
 
 Log::~Log() {
   Close();
 }
 
-Status Log::Open(Io* io, const std::string& dir, const LogOptions& options,
+Status Log::Open(Io* io, const std::string& dir, const LogOptions& given,
                  std::unique_ptr<Log>* out) {
+  assert((given.file_mode & ~0777u) == 0);
+  assert((given.file_mode & 0600) == 0600);
+  LogOptions options = given;
   bool created = false;
-  Status s = EnsureDir(io, dir, options.create, &created);
+  Status s = EnsureDir(io, dir, options.create, DirModeFor(options.file_mode), &created);
+  if (!s.ok()) return s;
+  if (!created && options.inherit_mode) s = InheritFileMode(io, dir, &options.file_mode);
   if (!s.ok()) return s;
   int lock_fd;
-  s = OpenLock(io, dir, &lock_fd);
+  s = OpenLock(io, dir, options.file_mode, &lock_fd);
   if (!s.ok()) return s;
   std::unique_ptr<Log> log(new Log(io, dir, options, lock_fd));  // ~Log releases the lock
   // The log directory's own entry lives in its parent. Synced on every open,
@@ -146,8 +179,12 @@ Status Log::Close() {
 }
 
 Status Log::TruncateBefore(uint64_t seq, uint32_t* removed) {
-  *removed = 0;
   std::lock_guard<std::mutex> serialize(truncate_mu_);
+  return DeleteSegmentsBefore(seq, removed);
+}
+
+Status Log::DeleteSegmentsBefore(uint64_t seq, uint32_t* removed) {
+  *removed = 0;
   uint64_t new_first = 0;
   std::vector<std::string> paths = segments_.Before(seq, &new_first);
   if (paths.empty()) return Status::OK();

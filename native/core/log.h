@@ -16,6 +16,7 @@
 #include "io.h"
 #include "options.h"
 #include "recovery.h"
+#include "retention.h"
 #include "segment.h"
 #include "stats.h"
 #include "status.h"
@@ -38,6 +39,11 @@ struct ReadResult {
 class Log {
  public:
   // Opens (creating if allowed) the log in `dir`. `io` must outlive the Log.
+  // Files it creates get options.file_mode, and a directory it creates the
+  // same bits plus x where r is set (DirModeFor); the umask applies, as for
+  // ConfigFile. With options.inherit_mode and an existing log, file_mode is
+  // that of its CHECKPOINT (else its newest segment) instead; existing files
+  // are never chmod-ed.
   static Status Open(Io* io, const std::string& dir, const LogOptions& options,
                      std::unique_ptr<Log>* out);
   ~Log();
@@ -56,6 +62,13 @@ class Log {
   // The log's identity, chosen when it was created (CHECKPOINT, and every
   // version 2 batch).
   uint64_t log_id() const { return log_id_; }
+  // Permission bits of the files the log creates (before the umask): the
+  // `mode` option, or an existing log's (see Open). For anything else made
+  // in the log directory, so that it is no more readable than the records.
+  uint32_t file_mode() const { return options_.file_mode; }
+  // Segments added since open (each roll adds one): lets the binding notice
+  // a roll cheaply.
+  uint64_t segments_added() const { return segments_.added(); }
 
   // Reads durable records with sequence numbers in [from, limit), at most
   // about max_bytes of them (always at least one record if there is one).
@@ -67,6 +80,14 @@ class Log {
   // segment being written). *removed counts them. The new first sequence
   // number is made durable (CHECKPOINT) before anything is unlinked.
   Status TruncateBefore(uint64_t seq, uint32_t* removed);
+
+  // One retention pass (retention.cc): deletes the oldest segments that
+  // DecideRetention picks, through TruncateBefore's path, at `now_ms` on the
+  // wall clock. Never the segment being written, never one that may hold a
+  // record >= hold_seq. *out says what left the log, also when an error
+  // stopped the pass after the checkpoint was written.
+  Status ApplyRetention(const RetentionPolicy& policy, uint64_t hold_seq, uint64_t now_ms,
+                        RetentionResult* out);
 
   void GetStats(LogStats* out) const;
   const RecoveryReport& recovery() const { return recovery_; }
@@ -84,13 +105,16 @@ class Log {
   // Opens the segment appends continue in (a new one at rec->next_seq when
   // recovery asks for a roll, or when the log is empty).
   Status OpenTail(RecoveredLog* rec, std::unique_ptr<ActiveSegment>* tail);
+  // TruncateBefore's work; the caller holds truncate_mu_. The one way
+  // segments leave the log (truncateBefore and retention).
+  Status DeleteSegmentsBefore(uint64_t seq, uint32_t* removed);
 
   Io* const io_;
   const std::string dir_;
   const LogOptions options_;
   int lock_fd_;
   SegmentSet segments_;
-  std::mutex truncate_mu_;  // one TruncateBefore at a time (Before..RemoveFirst)
+  std::mutex truncate_mu_;  // one TruncateBefore or retention pass at a time
   CheckpointKeeper checkpoint_;
   uint64_t log_id_ = 0;
   std::unique_ptr<Committer> committer_;

@@ -41,7 +41,19 @@ struct LogOptions {
   uint32_t max_batch_delay_us = 0;
   uint64_t broken_bytes_max = 1ull << 20;  // bytes kept in a .broken side file
   bool create = true;                      // create the directory if missing
+  // Permission bits of every file the log creates (the umask applies). The
+  // owner's read and write are always among them: the log reads and
+  // writes its own files.
+  uint32_t file_mode = 0600;
+  // The `mode` option was not given: an existing log's files give the mode
+  // (see Log::Open), so that a log an admin opened up to a group stays so.
+  bool inherit_mode = true;
 };
+
+// A directory's bits for files of `file_mode`: the same, plus x where r is
+// set (0600 -> 0700, 0640 -> 0750), since listing and opening files in a
+// directory needs both.
+inline uint32_t DirModeFor(uint32_t file_mode) { return file_mode | ((file_mode & 0444) >> 2); }
 
 }  // namespace commitlog
 

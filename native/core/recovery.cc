@@ -382,9 +382,9 @@ namespace {
 
 // Copies the cut bytes aside for inspection. Best effort: a full disk must
 // not make a log with a torn tail unopenable (defect 9).
-void SaveBroken(Io* io, const SegmentScan& seg, uint64_t from, uint64_t to, uint64_t max_bytes,
+void SaveBroken(Io* io, const SegmentScan& seg, uint64_t from, uint64_t to, const LogOptions& options,
                 RecoveryReport* rep) {
-  uint64_t n = std::min(to - from, max_bytes);
+  uint64_t n = std::min(to - from, options.broken_bytes_max);
   if (n == 0) return;
   int fd;
   Status s = io->Open(seg.path, O_RDONLY, 0, &fd);
@@ -398,7 +398,8 @@ void SaveBroken(Io* io, const SegmentScan& seg, uint64_t from, uint64_t to, uint
     s.WithPath(seg.path);
   }
   std::string path = seg.path + kBrokenSuffix;
-  if (s.ok()) s = ReplaceFileDurable(io, path, bytes.data(), bytes.size(), 0644);
+  // The cut bytes are records too: no more readable than the log's files.
+  if (s.ok()) s = ReplaceFileDurable(io, path, bytes.data(), bytes.size(), static_cast<int>(options.file_mode));
   if (s.ok()) {
     rep->broken_file = path;
   } else {
@@ -436,7 +437,7 @@ Status Apply(Io* io, const std::string& dir, const LogOptions& options, const Lo
   // durable: a crash before that must find the same evidence judged the same
   // way, not as damage to acknowledged data.
   for (const std::string& p : scan.leftovers) io->Unlink(p);  // CHECKPOINT.tmp-<pid>-<n> of a same-pid process
-  CheckpointKeeper keeper(io, dir);
+  CheckpointKeeper keeper(io, dir, static_cast<int>(options.file_mode));
   Checkpoint first = plan->checkpoint;
   first.no_sync = first.no_sync || (scan.have_cp && scan.cp.no_sync);
   if (!SameCheckpoint(scan, first)) {
@@ -455,8 +456,8 @@ Status Apply(Io* io, const std::string& dir, const LogOptions& options, const Lo
   }
   if (!scan.segs.empty() && plan->zero_to > plan->cut_offset) {
     const SegmentScan& seg = scan.segs[plan->keep_segments - 1];
-    SaveBroken(io, seg, plan->cut_offset, plan->cut_offset + plan->report.bytes_dropped,
-               options.broken_bytes_max, &plan->report);
+    SaveBroken(io, seg, plan->cut_offset, plan->cut_offset + plan->report.bytes_dropped, options,
+               &plan->report);
     Status s = ZeroRange(io, seg.path, plan->cut_offset, plan->zero_to);
     if (!s.ok()) return s;
   }
@@ -482,6 +483,7 @@ Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& ch
   out->end_offset = 0;
   out->clean_end = false;
   out->last_version = 0;
+  out->newest_ms = 0;
   out->index.clear();
   Status s = io->FileSize(fd, &out->file_size);
   if (!s.ok()) return s.WithPath(path);
@@ -503,6 +505,7 @@ Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& ch
     }
     out->chain.Accept(h);
     out->last_version = h.version;
+    out->newest_ms = std::max(out->newest_ms, h.timestamp_ms);
     if (*log_id == 0 && h.log_id != 0) {
       *log_id = h.log_id;
       reader.set_log_id(*log_id);
@@ -535,6 +538,8 @@ Status Recover(Io* io, const std::string& dir, const LogOptions& options, Recove
     m.end_seq = sg.chain.next_seq;
     m.path = sg.path;
     m.index = std::move(sg.index);
+    m.size_bytes = sg.end_offset;
+    m.newest_ms = sg.newest_ms;
     out->segments.push_back(std::move(m));
   }
   if (!out->segments.empty()) {

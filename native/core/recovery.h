@@ -59,6 +59,7 @@ struct SegmentScan {
   bool clean_end = false;     // stopped at end of file or at zeroed space
   std::string stop_reason;    // why the scan stopped, when not clean
   std::vector<IndexEntry> index;
+  uint64_t newest_ms = 0;     // largest timestamp_ms of the batches walked (retention)
 };
 
 // What lies past the point where the walk through the log stopped.

@@ -54,7 +54,7 @@ int SegmentOpenFlags(SyncMode mode) {
 
 Status CreateSegmentFile(Io* io, const std::string& path, const LogOptions& options) {
   int fd;
-  Status s = io->Open(path, O_RDWR | O_CREAT | O_EXCL, 0644, &fd);
+  Status s = io->Open(path, O_RDWR | O_CREAT | O_EXCL, static_cast<int>(options.file_mode), &fd);
   if (!s.ok()) return s;
   if (options.preallocate == Preallocate::kFallocate) {
     s = io->Allocate(fd, options.segment_bytes);
@@ -158,19 +158,25 @@ Status ActiveSegment::Append(const char* data, uint32_t span, uint32_t crc, Sync
 void SegmentSet::Reset(std::vector<SegmentMeta> segs) {
   std::lock_guard<std::mutex> l(mu_);
   segs_ = std::move(segs);
+  added_ = 0;
 }
 
 void SegmentSet::Add(SegmentMeta seg) {
   std::lock_guard<std::mutex> l(mu_);
   assert(segs_.empty() || segs_.back().base_seq < seg.base_seq);
   segs_.push_back(std::move(seg));
+  added_++;
 }
 
-void SegmentSet::NoteBatch(uint64_t seq, uint32_t count, uint64_t offset) {
+void SegmentSet::NoteBatch(uint64_t seq, uint32_t count, uint64_t offset, uint64_t end_offset,
+                           uint64_t timestamp_ms) {
   std::lock_guard<std::mutex> l(mu_);
   assert(!segs_.empty());
   assert(seq >= segs_.back().end_seq);
+  assert(end_offset > offset);
   segs_.back().end_seq = seq + count;
+  segs_.back().size_bytes = end_offset;
+  segs_.back().newest_ms = std::max(segs_.back().newest_ms, timestamp_ms);
   auto& idx = segs_.back().index;
   if (idx.empty() || offset >= idx.back().offset + kIndexStrideBytes) idx.push_back({seq, offset});
 }
@@ -219,6 +225,21 @@ uint64_t SegmentSet::first_seq(uint64_t if_empty) const {
 size_t SegmentSet::size() const {
   std::lock_guard<std::mutex> l(mu_);
   return segs_.size();
+}
+
+std::vector<SegmentMeta> SegmentSet::List() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<SegmentMeta> out;
+  out.reserve(segs_.size());
+  for (const SegmentMeta& m : segs_) {
+    out.push_back(SegmentMeta{m.base_seq, m.end_seq, m.path, {}, m.size_bytes, m.newest_ms});
+  }
+  return out;
+}
+
+uint64_t SegmentSet::added() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return added_;
 }
 
 }  // namespace commitlog

@@ -80,6 +80,11 @@ struct SegmentMeta {
   uint64_t end_seq = 0;
   std::string path;
   std::vector<IndexEntry> index;  // ascending; at most one entry per kIndexStrideBytes
+  // For retention. End of its last batch: the bytes of batches it holds.
+  uint64_t size_bytes = 0;
+  // Largest timestamp_ms of its batches (the wall clock can step back); 0
+  // when none carries one (version 1 batches, or no batch yet).
+  uint64_t newest_ms = 0;
 };
 
 // Thread-safe list of segments in sequence order.
@@ -92,9 +97,11 @@ class SegmentSet {
 
   void Reset(std::vector<SegmentMeta> segs);
   void Add(SegmentMeta seg);
-  // Records that a batch of `count` records from `seq` starts at `offset` in
-  // the last segment (indexed only every kIndexStrideBytes).
-  void NoteBatch(uint64_t seq, uint32_t count, uint64_t offset);
+  // Records that a batch of `count` records from `seq` occupies
+  // [offset, end_offset) in the last segment (indexed only every
+  // kIndexStrideBytes) and was sealed at timestamp_ms.
+  void NoteBatch(uint64_t seq, uint32_t count, uint64_t offset, uint64_t end_offset,
+                 uint64_t timestamp_ms);
 
   // Finds the segment holding seq and the offset of a batch at or before it.
   // Returns false if seq is below the first segment.
@@ -108,10 +115,15 @@ class SegmentSet {
   void RemoveFirst(size_t n);
   uint64_t first_seq(uint64_t if_empty) const;
   size_t size() const;
+  // A copy of the list, without the sparse indexes (for retention).
+  std::vector<SegmentMeta> List() const;
+  // Segments added by Add since Reset: one per roll.
+  uint64_t added() const;
 
  private:
   mutable std::mutex mu_;
   std::vector<SegmentMeta> segs_;
+  uint64_t added_ = 0;
 };
 
 }  // namespace commitlog

@@ -19,6 +19,7 @@
 #include "../core/log.h"
 #include "../core/log_format.h"
 #include "../core/recovery.h"
+#include "../core/retention.h"
 
 using namespace commitlog;
 
@@ -182,6 +183,51 @@ static void TestDecideRecovery() {
   CHECK(DecideRecovery(unaligned, strict).roll);
 }
 
+// Retention's decision is a pure function of the segment list: each rule of
+// native/core/retention.h on hand-made lists of 4 segments of 100 bytes,
+// sealed at 1000, 2000, 3000 ms and the last (being written) at 4000.
+static void TestDecideRetention() {
+  std::vector<SegmentView> segs;
+  for (uint64_t i = 0; i < 4; i++) segs.push_back(SegmentView{10 * i, 100, 1000 * (i + 1)});
+  const uint64_t kNoHold = UINT64_MAX;
+  RetentionPolicy bytes;
+  bytes.max_bytes = 250;
+  // 400 bytes: the oldest two go, leaving 200 <= 250.
+  CHECK(DecideRetention(segs, bytes, kNoHold, 0) == 2);
+  bytes.max_bytes = 400;
+  CHECK(DecideRetention(segs, bytes, kNoHold, 0) == 0);  // not over: nothing
+  bytes.max_bytes = 1;
+  // Never the last segment, however far over the bound.
+  CHECK(DecideRetention(segs, bytes, kNoHold, 0) == 3);
+  CHECK(DecideRetention(std::vector<SegmentView>(segs.begin(), segs.begin() + 1), bytes, kNoHold, 0) == 0);
+  CHECK(DecideRetention({}, bytes, kNoHold, 0) == 0);
+  // Never a segment that may hold hold_seq or later: segment 1 holds 10..19.
+  CHECK(DecideRetention(segs, bytes, 19, 0) == 1);
+  CHECK(DecideRetention(segs, bytes, 20, 0) == 2);
+  CHECK(DecideRetention(segs, bytes, 9, 0) == 0);
+  RetentionPolicy age;
+  age.max_age_ms = 1500;
+  // At 4000 ms the cutoff is 2500: segments sealed at 1000 and 2000 go.
+  CHECK(DecideRetention(segs, age, kNoHold, 4000) == 2);
+  // Strictly older than the cutoff: sealed exactly at it stays.
+  CHECK(DecideRetention(segs, age, kNoHold, 3500) == 1);
+  CHECK(DecideRetention(segs, age, kNoHold, 1000000) == 3);  // never the last
+  CHECK(DecideRetention(segs, age, kNoHold, 1000) == 0);     // a clock before the bound
+  CHECK(DecideRetention(segs, age, 10, 1000000) == 1);       // hold applies to age too
+  // Oldest first: a younger segment stops the pass, even if a later one is
+  // older (the wall clock stepped back).
+  std::vector<SegmentView> stepped = segs;
+  stepped[0].newest_ms = 9000;
+  CHECK(DecideRetention(stepped, age, kNoHold, 4000) == 0);
+  // Either bound deletes: age takes the first, bytes would take none.
+  RetentionPolicy both;
+  both.max_bytes = 1000;
+  both.max_age_ms = 2500;
+  CHECK(DecideRetention(segs, both, kNoHold, 4000) == 1);
+  both.max_bytes = 150;
+  CHECK(DecideRetention(segs, both, kNoHold, 4000) == 3);
+}
+
 // Many threads append concurrently (the JS thread is one in practice, but the
 // committer must be safe for any); the flusher and preparer run alongside.
 static void TestConcurrentAppendsAndRecovery(const std::string& dir) {
@@ -260,6 +306,7 @@ int main() {
   TestCrc();
   TestBatchRoundTrip();
   TestDecideRecovery();
+  TestDecideRetention();
   TestConcurrentAppendsAndRecovery(std::string(dir) + "/log");
   std::string rm = std::string("rm -rf ") + dir;
   if (std::system(rm.c_str()) != 0) failures++;

@@ -17,6 +17,7 @@
         "../core/log.cc",
         "../core/reader.cc",
         "../core/recovery.cc",
+        "../core/retention.cc",
         "../core/segment.cc",
         "../core/stats.cc",
         "../core/status.cc",
