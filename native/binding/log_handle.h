@@ -49,6 +49,7 @@ class LogHandle : public Napi::ObjectWrap<LogHandle> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value TruncateBefore(const Napi::CallbackInfo& info);
+  Napi::Value TruncateFrom(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Recovery(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
