@@ -260,6 +260,24 @@ describe('truncateFrom', () => {
     await log.close();
   });
 
+  it('a read iterator paused across a truncation does not reuse its cached position in a rewritten segment', async () => {
+    const dir = tmpDir();
+    // 5000-byte records span 8 KiB: 8 per segment, so record 20 sits at
+    // offset 32768 of segment 16. After the cut at 16, small records put
+    // record 24 there.
+    const log = await lib.CommitLog.open(dir, SMALL);
+    for (let i = 0; i < 20; i++) await log.append(body('big', i).padEnd(5000, 'b'));
+    const it = log.read()[Symbol.asyncIterator]();
+    for (let i = 0; i < 20; i++) expect((await it.next()).value.seq).toBe(i);
+    await log.truncateFrom(16);
+    for (let i = 0; i < 10; i++) expect(await log.append(`small${i}`)).toBe(16 + i);
+    const next = await it.next();
+    expect(next.value.seq).toBe(20);
+    expect(next.value.data.toString()).toBe('small4');
+    await it.return?.();
+    await log.close();
+  });
+
   it("with sync 'none', appends after a cut below what open found are acknowledged and survive a reopen", async () => {
     const dir = tmpDir();
     const opts = { ...SMALL, sync: 'none' as const };
