@@ -366,6 +366,11 @@ export class CommitLog {
     this.#resolveDurable(durable);
     if (err) this.#fail(err);
     this.#drainWaiting();
+    this.#unrefIfIdle();
+  }
+
+  // Lets the process exit once nothing waits for durability or a truncation.
+  #unrefIfIdle(): void {
     if (this.#pendHead === this.#pendLast.length && this.#waitHead === this.#waiting.length) this.#setRef(false);
   }
 
@@ -432,6 +437,7 @@ export class CommitLog {
         this.#cutDone(w);
         w.resolve();
         this.#drainWaiting();
+        this.#unrefIfIdle();
       },
       (err: Error) => {
         this.#cutDone(w);
@@ -441,6 +447,7 @@ export class CommitLog {
         const failure = this[kHandle].failure();
         if (failure) this.#fail(failure);
         this.#drainWaiting();
+        this.#unrefIfIdle();
       },
     );
   }

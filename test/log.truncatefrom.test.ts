@@ -1,6 +1,7 @@
 // truncateFrom(seq): Raft-style truncation of a log's suffix. On the
 // fault-injection addon (unarmed, it passes every call through), so that the
 // same file can crash it at every step (native/core/fault_io.h).
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -276,6 +277,24 @@ describe('truncateFrom', () => {
     expect(next.value.data.toString()).toBe('small4');
     await it.return?.();
     await log.close();
+  });
+
+  it('lets the process exit on its own after a truncation', async () => {
+    const dir = tmpDir();
+    const root = path.join(__dirname, '..');
+    const script = `require(${JSON.stringify(root)} + '/dist').CommitLog.open(${JSON.stringify(dir)})
+      .then(async (l) => { await l.appendMany(['a', 'b', 'c']); await l.truncateFrom(1); })`;
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, ['-e', script], { stdio: 'inherit' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    expect(code).toBe(0);
+    const again = await reopenRecords(dir);
+    expect(again.got).toEqual(new Map([[0, 'a']]));
   });
 
   it("with sync 'none', appends after a cut below what open found are acknowledged and survive a reopen", async () => {
