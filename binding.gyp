@@ -7,6 +7,7 @@
       "native/core/committer.cc",
       "native/core/config_file.cc",
       "native/core/crc32c.cc",
+      "native/core/cut.cc",
       "native/core/io_posix.cc",
       "native/core/log.cc",
       "native/core/reader.cc",

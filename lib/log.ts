@@ -48,6 +48,14 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
+/** A truncateFrom in the waiting queue: the appends queued after it wait for it. */
+interface CutWaiter {
+  cut: number;
+  started: boolean;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
 function toBytes(value: unknown, name: string): Uint8Array {
   if (value instanceof Uint8Array) return value;
   if (typeof value === 'string') return Buffer.from(value, 'utf8');
@@ -77,9 +85,11 @@ export class CommitLog {
   #pendResolve: Array<(seq: number) => void> = [];
   #pendReject: Array<(err: Error) => void> = [];
   #pendHead = 0;
-  // Appends not yet staged because maxPendingBytes was reached, in order.
-  #waiting: Waiter[] = [];
+  // Appends not yet staged because maxPendingBytes was reached, or because
+  // a truncateFrom before them has not finished: in order.
+  #waiting: Array<Waiter | CutWaiter> = [];
   #waitHead = 0;
+  #cutsQueued = 0;
   #drained: Array<() => void> = [];
   #reffed = false;
   #ops = new Set<Promise<unknown>>();
@@ -311,13 +321,42 @@ export class CommitLog {
     return this.#cursors;
   }
 
+  /**
+   * Raft-style truncation: durably drops every record at or after `seq` (a
+   * leader's uncommitted suffix); appends then continue at `seq`. It first
+   * waits until every append made before it is durable; appends made while
+   * it runs wait and get numbers from `seq` on. After it, `durableSeq` is
+   * `seq`. `seq` must be in `[firstSeq, durableSeq]` once those appends are
+   * durable: below, it rejects with ERR_LOG_TRUNCATED; above, with a
+   * RangeError (ERR_OUT_OF_RANGE); at `durableSeq` it changes nothing. A
+   * crash at any point leaves the old log or the truncated one, never a mix.
+   * An I/O error during it stops the log (fail-stop), like a failed sync.
+   */
+  truncateFrom(seq: number): Promise<void> {
+    try {
+      seqArg('seq', seq);
+      if (this.#state !== 'open') throw closedError();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // A failed log: the native call rejects with ERR_LOG_FAILED and its cause.
+    if (this.#failure) return this.#track(this[kHandle].truncateFrom(seq)).then(() => undefined);
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.push({ cut: seq, started: false, resolve, reject });
+      this.#cutsQueued++;
+      this.#setRef(true);
+      this.#drainWaiting();
+    });
+  }
+
   /** Counters and latencies of this instance; see README for each field. */
   stats(): LogStats {
     const s = this[kHandle].stats();
     return {
       ...s,
       meanRecordsPerBatch: s.batches === 0 ? 0 : s.records / s.batches,
-      pendingAppends: this.#pendLast.length - this.#pendHead + this.#waiting.length - this.#waitHead,
+      pendingAppends:
+        this.#pendLast.length - this.#pendHead + this.#waiting.length - this.#waitHead - this.#cutsQueued,
       retention: this.#retention?.stats() ?? emptyRetentionStats(),
     };
   }
@@ -432,6 +471,11 @@ export class CommitLog {
     if (err) this.#fail(err);
     this.#retention?.noteDurable();
     this.#drainWaiting();
+    this.#unrefIfIdle();
+  }
+
+  // Lets the process exit once nothing waits for durability or a truncation.
+  #unrefIfIdle(): void {
     if (this.#pendHead === this.#pendLast.length && this.#waitHead === this.#waiting.length) this.#setRef(false);
   }
 
@@ -467,6 +511,12 @@ export class CommitLog {
     const h = this[kHandle];
     while (this.#waitHead < this.#waiting.length && !this.#failure) {
       const w = this.#waiting[this.#waitHead];
+      if ('cut' in w) {
+        // Everything appended before it is staged; it starts once all of it
+        // has settled (durable), and what follows waits for it.
+        if (!w.started && this.#pendHead === this.#pendLast.length) this.#startCut(w);
+        break;
+      }
       const r = w.many ? h.appendMany(w.records) : h.append(w.records[0]);
       if (r === APPEND_FULL) break;
       if (typeof r !== 'number' && r.code === 'ERR_LOG_FAILED') {
@@ -485,6 +535,63 @@ export class CommitLog {
     }
   }
 
+  #startCut(w: CutWaiter): void {
+    w.started = true;
+    this.#track(this[kHandle].truncateFrom(w.cut)).then(
+      (durableBefore) => {
+        this.#resolveDurable(durableBefore);
+        this.#rewind(w.cut);
+        this.#cutDone(w);
+        // Durable cursors past the cut would skip the records appended at
+        // those numbers next: clamped to it (durably; if this fails, or the
+        // process dies first, the next open clamps them: see #clampCursors).
+        this.#track(this.#cursorStore().clampAbove(w.cut)).then(
+          () => w.resolve(),
+          (err: Error) => w.reject(err),
+        );
+        this.#drainWaiting();
+        this.#unrefIfIdle();
+      },
+      (err: Error) => {
+        this.#cutDone(w);
+        w.reject(err);
+        // ERR_OUT_OF_RANGE and ERR_LOG_TRUNCATED changed nothing; anything
+        // else stopped the log, and what waits behind the cut fails with it.
+        const failure = this[kHandle].failure();
+        if (failure) this.#fail(failure);
+        this.#drainWaiting();
+        this.#unrefIfIdle();
+      },
+    );
+  }
+
+  #cutDone(w: CutWaiter): void {
+    // Unless a failure already rejected the whole queue.
+    if (this.#waiting[this.#waitHead] !== w) return;
+    this.#waitHead++;
+    this.#cutsQueued--;
+  }
+
+  // The one place the durable end goes down: truncateFrom(seq) made seq the
+  // end of the log. Nothing is pending: the cut waited for every append
+  // before it, and those after it are not staged yet.
+  #rewind(seq: number): void {
+    this.#durable = seq;
+    this.#rewinds.note(seq);
+    this.#afterRewind(seq);
+  }
+
+  // Hook for what must not outlive a truncation: live followers positioned
+  // past `seq` end here, and durable cursors past it are clamped. Runs on the
+  // JS thread once the cut is durable, before any append made after the
+  // truncateFrom() call is staged.
+  #afterRewind(seq: number): void {
+    // Followers re-check where they are: one past seq rejects with
+    // ERR_LOG_TRUNCATED (lib/read.ts), one at or below it goes on.
+    void seq;
+    this.#followers.wake();
+  }
+
   // Rejects every append not yet settled: on failure with the system error
   // that stopped the log (EIO, ENOSPC, ...).
   #rejectAll(err: Error): void {
@@ -497,6 +604,7 @@ export class CommitLog {
     for (let i = this.#waitHead; i < this.#waiting.length; i++) this.#waiting[i].reject(err);
     this.#waiting = [];
     this.#waitHead = 0;
+    this.#cutsQueued = 0;
     for (const d of this.#drained.splice(0)) d();
   }
 

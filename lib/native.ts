@@ -56,6 +56,8 @@ export interface NativeRecovery {
   gapTo: number;
   /** Segments left by an interrupted truncateBefore and deleted by this open. */
   truncationFinished: number;
+  /** An interrupted truncateFrom was found (its intent in the CHECKPOINT) and finished by this open. */
+  cutFinished: boolean;
 }
 
 /** What one retention pass did (LogHandle#retain). */
@@ -137,6 +139,13 @@ export interface NativeLogHandle {
   fileMode(): number;
   /** Segments added since open: one per roll. */
   segmentsAdded(): number;
+  /**
+   * Waits until everything staged is durable, then drops the records at and
+   * after `seq`; resolves with the durable end before the cut. ERR_OUT_OF_RANGE
+   * past that end, ERR_LOG_TRUNCATED below the first record (nothing changed);
+   * any other error stopped the log.
+   */
+  truncateFrom(seq: number): Promise<number>;
   stats(): NativeStats;
   recovery(): NativeRecovery;
   ref(): void;

@@ -119,6 +119,9 @@ export async function* iterate(
   const pos: ReadPosition = { seq: undefined, segment: 0, offset: 0 };
   // Truncations before this mark cannot have dropped anything yielded.
   let mark = src.rewindMark();
+  // Just past the last record yielded: a truncation at or below it dropped
+  // one the caller has seen.
+  let seen = 0;
   for (;;) {
     if (signal?.aborted) return;
     if (!src.isOpen()) {
@@ -126,8 +129,12 @@ export async function* iterate(
       throw closedError();
     }
     if (seq >= to) return;
-    src.checkRewind(mark, seq);
-    mark = src.rewindMark();
+    src.checkRewind(mark, seen);
+    if (src.rewindMark() !== mark) {
+      // The cached position may name a batch a truncation rewrote or removed.
+      pos.seq = undefined;
+      mark = src.rewindMark();
+    }
     if (seq >= src.durableSeq()) {
       if (!follow) return;
       // A failed log makes nothing durable any more: a follower would wait forever.
@@ -163,6 +170,7 @@ export async function* iterate(
       // consumer held the previous record, may have dropped this one.
       if (src.rewindMark() !== mark) src.checkRewind(mark, s + 1);
       const end = chunk.ends[i];
+      seen = s + 1;
       yield { seq: s, data: chunk.data.subarray(start, end) };
       start = end;
       if (signal?.aborted) return;

@@ -41,6 +41,7 @@ const SUITES = [
   'test/log.recovery.test.ts',
   'test/config.failures.test.ts',
   'test/recovery.review.test.ts',
+  'test/log.truncatefrom.test.ts',
 ];
 // Tests in those files that are not the crash model: they inject a failing
 // system call and so notice a missing sync by its absence (they count

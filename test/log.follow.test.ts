@@ -112,6 +112,32 @@ describe('CommitLog#read({ follow })', () => {
     await log.close();
   });
 
+  it('after truncateFrom(seq): a follower that yielded a record at or past seq rejects with ERR_LOG_TRUNCATED; one that did not goes on with the new records', async () => {
+    const log = await CommitLog.open(tmpDir());
+    await log.appendMany(Array.from({ length: 15 }, (_, i) => `old${i}`));
+    const saw = log.read({ follow: true })[Symbol.asyncIterator]();
+    expect(await take(saw, 15)).toHaveLength(15);
+    const waiting = saw.next().then(
+      () => 'no error',
+      (e) => e.code,
+    );
+    const ahead = log.read({ from: 20, follow: true, to: 22 });
+    const aheadGot = (async () => {
+      const out: string[] = [];
+      for await (const r of ahead) out.push(`${r.seq}:${r.data}`);
+      return out;
+    })();
+    const cursor = await log.cursor('c');
+    await cursor.commit(14);
+    await log.truncateFrom(12);
+    expect(await waiting).toBe('ERR_LOG_TRUNCATED');
+    // Durable cursors past the cut were clamped to it before truncateFrom resolved.
+    expect((await log.cursors()).find((c) => c.name === 'c')?.position).toBe(12);
+    await log.appendMany(Array.from({ length: 10 }, (_, i) => `new${12 + i}`));
+    expect(await aheadGot).toEqual(['20:new20', '21:new21']);
+    await log.close();
+  });
+
   it('rejects unknown or mistyped read options', () => {
     const log = { read: CommitLog.prototype.read } as unknown as CommitLog;
     expect(() => log.read({ form: 5 } as never)).toThrow(/unknown read option "form"/);

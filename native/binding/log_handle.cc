@@ -55,6 +55,7 @@ Napi::Function LogHandle::Init(Napi::Env env) {
                          InstanceMethod<&LogHandle::Retain>("retain"),
                          InstanceMethod<&LogHandle::FileMode>("fileMode"),
                          InstanceMethod<&LogHandle::SegmentsAdded>("segmentsAdded"),
+                         InstanceMethod<&LogHandle::TruncateFrom>("truncateFrom"),
                          InstanceMethod<&LogHandle::Stats>("stats"),
                          InstanceMethod<&LogHandle::Recovery>("recovery"),
                          InstanceMethod<&LogHandle::Ref>("ref"),
@@ -283,6 +284,14 @@ Napi::Value LogHandle::SegmentsAdded(const Napi::CallbackInfo& info) {
   return Num(info.Env(), log_->segments_added());
 }
 
+Napi::Value LogHandle::TruncateFrom(const Napi::CallbackInfo& info) {
+  if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
+  Napi::Env env = info.Env();
+  if (closing_) return RejectedPromise(env, Status::Closed());
+  if (!info[0].IsNumber()) return RejectedPromise(env, Status::InvalidArgType("seq must be a number"));
+  return (new TruncateFromWorker(env, this, info.This().As<Napi::Object>(), ToU64(info[0])))->Queue();
+}
+
 Napi::Value LogHandle::Stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LogStats s;
@@ -328,6 +337,7 @@ Napi::Value LogHandle::Recovery(const Napi::CallbackInfo& info) {
   o.Set("gapFrom", Num(env, r.gap_from));
   o.Set("gapTo", Num(env, r.gap_to));
   o.Set("truncationFinished", Num(env, r.truncation_finished));
+  o.Set("cutFinished", Napi::Boolean::New(env, r.cut_finished));
   return o;
 }
 

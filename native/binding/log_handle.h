@@ -56,6 +56,7 @@ class LogHandle : public Napi::ObjectWrap<LogHandle> {
   Napi::Value Retain(const Napi::CallbackInfo& info);
   Napi::Value FileMode(const Napi::CallbackInfo& info);
   Napi::Value SegmentsAdded(const Napi::CallbackInfo& info);
+  Napi::Value TruncateFrom(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Recovery(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);

@@ -149,4 +149,14 @@ Napi::Value RetentionWorker::OnSuccess(Napi::Env env) {
   return out;
 }
 
+TruncateFromWorker::TruncateFromWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj,
+                                       uint64_t seq)
+    : HandleWorker(env, "commitlog.truncateFrom", handle, handle_obj), seq_(seq) {}
+
+void TruncateFromWorker::Execute() { status_ = handle_->log()->TruncateFrom(seq_, &durable_before_); }
+
+Napi::Value TruncateFromWorker::OnSuccess(Napi::Env env) {
+  return Napi::Number::New(env, static_cast<double>(durable_before_));
+}
+
 }  // namespace commitlog

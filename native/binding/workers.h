@@ -134,6 +134,19 @@ class RetentionWorker final : public HandleWorker {
   Status pass_status_;
 };
 
+// truncateFrom(seq): resolves with the durable end before the cut, so that
+// the façade settles the appends made before it first.
+class TruncateFromWorker final : public HandleWorker {
+ public:
+  TruncateFromWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj, uint64_t seq);
+  void Execute() override;
+  Napi::Value OnSuccess(Napi::Env env) override;
+
+ private:
+  uint64_t seq_;
+  uint64_t durable_before_ = 0;
+};
+
 }  // namespace commitlog
 
 #endif  // COMMITLOG_BINDING_WORKERS_H_

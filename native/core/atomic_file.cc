@@ -16,7 +16,7 @@ bool IsTempFor(const std::string& name, const std::string& target_base) {
   return name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0;
 }
 
-static std::string TempPathFor(const std::string& target) {
+std::string TempPathFor(const std::string& target) {
   static std::atomic<uint64_t> counter{0};
   char suffix[64];
   std::snprintf(suffix, sizeof(suffix), "%s%ld-%llu", kTempInfix, static_cast<long>(::getpid()),

@@ -14,6 +14,9 @@
 
 namespace commitlog {
 
+// A new temp name for target: <target>.tmp-<pid>-<n>, which IsTempFor knows.
+std::string TempPathFor(const std::string& target);
+
 // Creates <dir>/<name>.tmp-<unique> exclusively with `mode`, writes `data`
 // and fdatasyncs it. On success *tmp_path names it; on failure it is
 // removed, unless that unlink fails too (callers sweep leftovers with

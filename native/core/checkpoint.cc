@@ -20,10 +20,12 @@ using namespace format;
 std::string EncodeCheckpoint(const Checkpoint& cp) {
   assert(cp.log_id != 0);
   assert(!cp.has_gap || cp.gap_from < cp.gap_to);
-  std::string b(kCheckpointSize, '\0');
+  // Without a cut the checkpoint keeps the 80 bytes of earlier code, so that
+  // its in-place write on a full disk (same size only) still works.
+  std::string b(cp.has_cut ? kCheckpointSizeCut : kCheckpointSize, '\0');
   char* p = &b[0];
   uint16_t flags = (cp.clean ? kCheckpointFlagClean : 0) | (cp.no_sync ? kCheckpointFlagNoSync : 0) |
-                   (cp.has_gap ? kCheckpointFlagGap : 0);
+                   (cp.has_gap ? kCheckpointFlagGap : 0) | (cp.has_cut ? kCheckpointFlagCut : 0);
   EncodeFixed32(p + 4, kCheckpointMagic);
   EncodeFixed16(p + 8, kFormatVersion);
   EncodeFixed16(p + 10, flags);
@@ -35,20 +37,24 @@ std::string EncodeCheckpoint(const Checkpoint& cp) {
   EncodeFixed64(p + 56, cp.log_id);
   EncodeFixed64(p + 64, cp.has_gap ? cp.gap_from : 0);
   EncodeFixed64(p + 72, cp.has_gap ? cp.gap_to : 0);
-  EncodeFixed32(p, crc32c::Mask(crc32c::Value(p + 4, kCheckpointSize - 4)));
+  if (cp.has_cut) EncodeFixed64(p + kCheckpointCutSeqOffset, cp.cut_seq);
+  EncodeFixed32(p, crc32c::Mask(crc32c::Value(p + 4, b.size() - 4)));
   return b;
 }
 
 bool DecodeCheckpoint(const std::string& b, Checkpoint* cp) {
   *cp = Checkpoint();
-  if (b.size() != kCheckpointSizeV1 && b.size() != kCheckpointSize) return false;
+  if (b.size() != kCheckpointSizeV1 && b.size() != kCheckpointSize && b.size() != kCheckpointSizeCut) return false;
   const char* p = b.data();
   if (DecodeFixed32(p) != crc32c::Mask(crc32c::Value(p + 4, b.size() - 4))) return false;
   if (DecodeFixed32(p + 4) != kCheckpointMagic) return false;
   uint16_t version = DecodeFixed16(p + 8);
-  size_t expected = version == 1 ? kCheckpointSizeV1 : version == 2 ? kCheckpointSize : 0;
-  if (b.size() != expected) return false;
   uint16_t flags = DecodeFixed16(p + 10);
+  size_t expected = version == 1                        ? kCheckpointSizeV1
+                    : version != 2                      ? 0
+                    : (flags & kCheckpointFlagCut) != 0 ? kCheckpointSizeCut
+                                                        : kCheckpointSize;
+  if (b.size() != expected) return false;
   if (version >= 2 && (flags & ~kCheckpointFlagsKnown) != 0) return false;
   cp->version = version;
   cp->clean = (flags & kCheckpointFlagClean) != 0;
@@ -63,6 +69,8 @@ bool DecodeCheckpoint(const std::string& b, Checkpoint* cp) {
     cp->has_gap = (flags & kCheckpointFlagGap) != 0;
     cp->gap_from = DecodeFixed64(p + 64);
     cp->gap_to = DecodeFixed64(p + 72);
+    cp->has_cut = (flags & kCheckpointFlagCut) != 0;
+    cp->cut_seq = cp->has_cut ? DecodeFixed64(p + kCheckpointCutSeqOffset) : 0;
     if (cp->log_id == 0 || (cp->has_gap && cp->gap_from >= cp->gap_to)) return false;
   }
   return true;

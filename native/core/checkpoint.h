@@ -10,9 +10,12 @@
 //  - the no-sync flag: the session ran with sync 'none', so nothing at or past
 //    durable_seq, in any segment, was ever proven durable;
 //  - an accepted gap in the numbering (after a 'truncate' recovery);
-//  - the log's identity, a random 64-bit id chosen when it was created.
-// Written off the append path: at open, on segment roll, on truncateBefore
-// and on close, by ReplaceFileDurable (in place, one sector, when the disk is
+//  - the log's identity, a random 64-bit id chosen when it was created;
+//  - a pending cut (truncateFrom): records at and past cut_seq are being
+//    dropped; recovery finishes the cut before anything else is built on
+//    the log, so a crash leaves the old log or the truncated one.
+// Written off the append path: at open, on segment roll, on truncateBefore,
+// twice by truncateFrom (the intent, then its end) and on close, by ReplaceFileDurable (in place, one sector, when the disk is
 // full).
 #ifndef COMMITLOG_CORE_CHECKPOINT_H_
 #define COMMITLOG_CORE_CHECKPOINT_H_
@@ -40,10 +43,13 @@ struct Checkpoint {
   bool has_gap = false;      // numbers [gap_from, gap_to) were given up
   uint64_t gap_from = 0;
   uint64_t gap_to = 0;
+  bool has_cut = false;      // truncateFrom(cut_seq) has not finished
+  uint64_t cut_seq = 0;
 };
 
+// 80 bytes, or 88 with a pending cut.
 std::string EncodeCheckpoint(const Checkpoint& cp);
-// Accepts versions 1 and 2.
+// Accepts versions 1 and 2 (80 or 88 bytes).
 bool DecodeCheckpoint(const std::string& bytes, Checkpoint* cp);
 
 // *found is false when there is no checkpoint file. A file that fails its

@@ -65,6 +65,9 @@ AppendResult Committer::Append(const char* const* data, const size_t* lens, size
   std::unique_lock<std::mutex> l(mu_);
   if (stopping_) return AppendResult::kClosed;
   if (!failure_.ok()) return AppendResult::kFailed;
+  // A truncation is rewinding the log: the caller retries once it is done
+  // (the façade holds appends back itself; this keeps the core safe).
+  if (rewinding_) return AppendResult::kFull;
   // Bounded memory: past the limit the caller waits for durability to free
   // room. An empty log always takes one group, so any record can get in.
   if (pending_bytes_ > 0 && pending_bytes_ + need > options_.max_pending_bytes) {
@@ -90,7 +93,10 @@ void Committer::FlusherLoop() {
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {
     flusher_idle_ = true;
-    flusher_cv_.wait(l, [this] { return !active_.empty() || stopping_; });
+    idle_cv_.notify_all();
+    // Staged records are always written; a rewind parks the flusher only
+    // once nothing is staged (Quiesce waits for that), and holds off a stop.
+    flusher_cv_.wait(l, [this] { return !active_.empty() || (stopping_ && !rewinding_); });
     flusher_idle_ = false;
     if (active_.empty()) break;  // stopping, and everything is written
     if (options_.max_batch_delay_us > 0 && !stopping_) {
@@ -114,6 +120,7 @@ void Committer::FlusherLoop() {
       // from this batch on is acknowledged; reopening runs recovery.
       failure_ = s;
       l.unlock();
+      idle_cv_.notify_all();
       notify_();
       return;
     }
@@ -129,7 +136,7 @@ Status Committer::WriteBatch(uint64_t base_seq) {
   size_t payload = flushing_.payload_bytes();
   uint64_t span_needed = BatchBuilder::SpanFor(payload, options_.align_bytes);
   if (segment_->offset() > 0 && segment_->offset() + span_needed > options_.segment_bytes) {
-    Status s = Roll(base_seq);
+    Status s = Roll(base_seq, segment_->last_crc());
     if (!s.ok()) return s;
   }
   SealInfo info;
@@ -167,7 +174,7 @@ Status Committer::WriteBatch(uint64_t base_seq) {
   return Status::OK();
 }
 
-Status Committer::Roll(uint64_t base_seq) {
+Status Committer::Roll(uint64_t base_seq, uint32_t chain) {
   std::string path = JoinPath(dir_, SegmentName(base_seq));
   std::string prepared;
   {
@@ -193,7 +200,6 @@ Status Committer::Roll(uint64_t base_seq) {
     if (!prepared.empty()) io_->Unlink(prepared);
     return s.WithStep("roll");
   }
-  uint32_t chain = segment_->last_crc();
   // The previous segment's batches are all durable: it needs no more syncs.
   segment_ = std::make_unique<ActiveSegment>(io_, fd, path, base_seq, 0, NewEpoch(), chain);
   segments_->Add(SegmentMeta{base_seq, base_seq, path, {}});
@@ -267,8 +273,11 @@ void Committer::WriteCheckpointNow() {
   // With sync 'none' there is nothing new to record: no more is proven than
   // at open, and a checkpoint must never claim what it cannot back.
   if (!syncs_) return;
-  uint64_t durable = durable_seq();
-  Status s = checkpoint_->Update([durable](Checkpoint* cp) {
+  // durable_seq is read under the keeper's lock: a Rewind lowers it before
+  // it writes its cut intent, so a value read earlier could raise the
+  // intent's durable_seq past the cut.
+  Status s = checkpoint_->Update([this](Checkpoint* cp) {
+    uint64_t durable = durable_seq();
     if (durable > cp->durable_seq) cp->durable_seq = durable;
   });
   // A failed checkpoint only weakens what recovery can prove later (the old
@@ -310,6 +319,53 @@ void Committer::FillStats(LogStats* out) const {
   out->sync_us_max = sync_hist_.max();
   out->batch_us_p50 = batch_hist_.Quantile(0.50);
   out->batch_us_p99 = batch_hist_.Quantile(0.99);
+}
+
+Status Committer::Quiesce(uint64_t* durable) {
+  std::unique_lock<std::mutex> l(mu_);
+  rewinding_ = true;
+  // The flusher, once idle with nothing staged, stays parked: its wait also
+  // needs !rewinding_. It wrote and synced everything staged before.
+  idle_cv_.wait(l, [this] {
+    return !failure_.ok() || stopping_ || !started_ || (flusher_idle_ && active_.empty());
+  });
+  if (!failure_.ok()) return failure_;
+  if (stopping_ || !started_) return Status::Closed();
+  *durable = durable_seq();
+  assert(*durable == next_seq_);
+  assert(pending_bytes_ == 0);
+  return Status::OK();
+}
+
+Status Committer::Rewind(uint64_t seq, const CutFn& cut) {
+  assert(rewinding_);
+  assert(seq <= durable_seq());
+  // The flusher is parked and owns nothing while rewinding_ holds: segment_
+  // is ours until Resume.
+  durable_seq_.store(seq, std::memory_order_release);
+  if (seq < open_seq_.load()) open_seq_.store(seq);  // a batch's commit_seq never passes its base
+  segment_->CloseFile();
+  uint32_t chain = 0;
+  Status s = cut(&chain);
+  if (s.ok()) s = Roll(seq, chain);
+  std::unique_lock<std::mutex> l(mu_);
+  if (!s.ok()) {
+    failure_ = s;
+    l.unlock();
+    notify_();
+    return s;
+  }
+  next_seq_ = seq;
+  batch_base_ = seq;
+  return Status::OK();
+}
+
+void Committer::Resume() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    rewinding_ = false;
+  }
+  flusher_cv_.notify_one();
 }
 
 void Committer::Stop() {

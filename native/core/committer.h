@@ -62,7 +62,7 @@ class Committer {
   // Every record below it is on stable storage: durable_seq, except with
   // sync 'none', where appends are acknowledged without a sync and only what
   // recovery synced at open is proven.
-  uint64_t proven_seq() const { return syncs_ ? durable_seq() : open_seq_; }
+  uint64_t proven_seq() const { return syncs_ ? durable_seq() : open_seq_.load(); }
   Status failure() const;
   void FillStats(LogStats* out) const;
 
@@ -75,11 +75,30 @@ class Committer {
   uint64_t tail_end() const { return segment_->offset(); }
   uint32_t tail_crc() const { return segment_->last_crc(); }
 
+  // truncateFrom, in three calls from one thread (the caller serializes
+  // truncations):
+  // Quiesce: appends are refused with kFull from now on; waits until
+  // everything staged is durable and the flusher is idle, so that nothing
+  // is in flight. *durable is then the end of the log. Returns the failure
+  // that stopped the log, if any. Always follow it with Resume.
+  Status Quiesce(uint64_t* durable);
+  // Rewind (quiesced): lowers durable_seq to seq before anything else (so a
+  // checkpoint written meanwhile claims no more), closes the tail, runs
+  // `cut` (which drops the records at and past seq, durably, and says which
+  // crc the next batch chains to), then rolls to a new segment at seq; the
+  // next append gets seq. Any failure stops the log (fail-stop): the files
+  // are then between the old log and the cut one, which only recovery
+  // (the CHECKPOINT's cut intent) may decide.
+  using CutFn = std::function<Status(uint32_t* chain_crc)>;
+  Status Rewind(uint64_t seq, const CutFn& cut);
+  // Lets appends and the flusher go on.
+  void Resume();
+
  private:
   void FlusherLoop();
   void PreparerLoop();
   Status WriteBatch(uint64_t base_seq);
-  Status Roll(uint64_t base_seq);
+  Status Roll(uint64_t base_seq, uint32_t chain_crc);
   Status PrepareSegment(const LogOptions& opts, std::string* path);
   void WriteCheckpointNow();
   // Counts a failure of the preparer thread, which nobody waits for.
@@ -91,7 +110,7 @@ class Committer {
   SegmentSet* const segments_;
   CheckpointKeeper* const checkpoint_;
   const bool syncs_;         // the mode makes each batch durable before acknowledging it
-  const uint64_t open_seq_;  // durable at open
+  std::atomic<uint64_t> open_seq_;  // durable at open (lowered by a Rewind below it)
   const uint64_t log_id_;
   std::function<void()> notify_;
 
@@ -104,6 +123,8 @@ class Committer {
   uint64_t pending_bytes_ = 0;    // staged + being written
   bool flusher_idle_ = false;     // waiting on flusher_cv_: appends must wake it
   bool stopping_ = false;
+  bool rewinding_ = false;        // Quiesce..Resume: no append, the flusher stays idle
+  std::condition_variable idle_cv_;  // the flusher went idle or failed (Quiesce waits)
   Status failure_;
 
   // Owned by the flusher thread (and by Stop after the join).

@@ -9,6 +9,7 @@
 
 #include "checkpoint.h"
 #include "coding.h"
+#include "cut.h"
 #include "log_format.h"
 #include "reader.h"
 
@@ -211,6 +212,74 @@ Status Log::DeleteSegmentsBefore(uint64_t seq, uint32_t* removed) {
   return io_->SyncDir(dir_);
 }
 
+Status Log::TruncateFrom(uint64_t seq, uint64_t* durable_before) {
+  std::lock_guard<std::mutex> serialize(truncate_mu_);
+  uint64_t durable = 0;
+  Status s = committer_->Quiesce(&durable);
+  // A log that failed earlier refuses, as appends do: ERR_LOG_FAILED, cause.
+  if (!s.ok() && s.code() != Code::kClosed) s = Status::Failed(s);
+  *durable_before = durable;
+  uint64_t first = first_seq();
+  if (s.ok() && seq > durable) {
+    s = Status::OutOfRange("seq " + std::to_string(seq) + " is past the durable end " + std::to_string(durable));
+  } else if (s.ok() && seq < first) {
+    s = Status::NotFound("sequence " + std::to_string(seq) + " was truncated away (the log starts at " +
+                         std::to_string(first) + ")");
+  } else if (s.ok() && seq < durable) {
+    std::unique_lock<std::shared_mutex> no_reads(cut_mu_);
+    s = committer_->Rewind(seq, [this, seq](uint32_t* chain_crc) { return CutFrom(seq, chain_crc); });
+  }
+  committer_->Resume();
+  return s;
+}
+
+Status Log::CutFrom(uint64_t seq, uint32_t* chain_crc) {
+  CutPlan plan;
+  plan.seq = seq;
+  plan.file_mode = options_.file_mode;
+  SegmentMeta holder;
+  uint64_t start = 0;
+  Status s;
+  if (segments_.CutPoint(seq, &holder, &start, &plan.drop)) {
+    s = PlanCutInSegment(io_, holder, start, seq, log_id_, &plan);
+    if (!s.ok()) return s.WithStep("read segment");
+  }
+  // The intent, durably, before any file changes: from here on recovery
+  // finishes the cut, so a crash leaves the old log or the cut one. It no
+  // longer claims anything durable at or past seq (nor a gap there): those
+  // numbers are the caller's to give again.
+  bool syncs = options_.sync != SyncMode::kNone;
+  s = checkpoint_.Update([seq, syncs](Checkpoint* cp) {
+    cp->has_cut = true;
+    cp->cut_seq = seq;
+    // With sync 'none' the records below seq were never proven durable:
+    // claiming them would turn their loss into damage.
+    cp->durable_seq = syncs ? seq : std::min(cp->durable_seq, seq);
+    if (cp->has_gap && cp->gap_from >= seq) cp->has_gap = false;
+    if (cp->has_gap) cp->gap_to = std::min(cp->gap_to, seq);
+    if (!cp->has_gap) cp->gap_from = cp->gap_to = 0;
+  });
+  if (!s.ok()) return s.WithStep("write checkpoint");
+  s = ApplyCut(io_, dir_, plan, log_id_, options_.align_bytes, chain_crc);
+  if (!s.ok()) return s.WithStep("cut");
+  // Only once the cut is durable: otherwise a crash could leave part of the
+  // old suffix with nothing asking recovery to finish it.
+  s = checkpoint_.Update([](Checkpoint* cp) {
+    cp->has_cut = false;
+    cp->cut_seq = 0;
+  });
+  if (!s.ok()) return s.WithStep("write checkpoint");
+  // Where the kept segment now ends, for retention's byte count: the cut
+  // offset, or the end of the trimmed copy (which ends with its last batch).
+  uint64_t kept_end = plan.offset;
+  if (plan.trim) {
+    FileInfo info;
+    if (io_->Stat(plan.segment, &info).ok() && info.exists) kept_end = info.size;
+  }
+  segments_.CutFrom(seq, kept_end);
+  return Status::OK();
+}
+
 void Log::GetStats(LogStats* out) const {
   committer_->FillStats(out);
   out->first_seq = first_seq();
@@ -219,6 +288,7 @@ void Log::GetStats(LogStats* out) const {
 
 Status Log::Read(uint64_t from, uint64_t limit, size_t max_bytes, ReadCursor* cursor,
                  ReadResult* out) const {
+  std::shared_lock<std::shared_mutex> no_cut(cut_mu_);
   out->data.clear();
   out->ends.clear();
   uint64_t end = std::min(limit, durable_seq());

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,15 @@ class Log {
   // stopped the pass after the checkpoint was written.
   Status ApplyRetention(const RetentionPolicy& policy, uint64_t hold_seq, uint64_t now_ms,
                         RetentionResult* out);
+  // Raft-style truncation: drops every record at or after seq, durably, and
+  // appends go on at seq. First waits until everything appended before is
+  // durable (*durable_before: the end of the log then). seq must be in
+  // [first_seq, that end]: kNotFound below, kOutOfRange above (the log is
+  // unchanged); at the end it changes nothing. Crash-safe through the
+  // CHECKPOINT's cut intent: a crash leaves the old log or the cut one.
+  // Any other failure stops the log (fail-stop). Serialized with
+  // TruncateBefore; reads wait while the files change.
+  Status TruncateFrom(uint64_t seq, uint64_t* durable_before);
 
   void GetStats(LogStats* out) const;
   const RecoveryReport& recovery() const { return recovery_; }
@@ -108,13 +118,19 @@ class Log {
   // TruncateBefore's work; the caller holds truncate_mu_. The one way
   // segments leave the log (truncateBefore and retention).
   Status DeleteSegmentsBefore(uint64_t seq, uint32_t* removed);
+  // TruncateFrom's cut (the committer quiesced, reads held off): writes the
+  // intent, applies the cut, clears the intent; *chain_crc for the new tail.
+  Status CutFrom(uint64_t seq, uint32_t* chain_crc);
 
   Io* const io_;
   const std::string dir_;
   const LogOptions options_;
   int lock_fd_;
   SegmentSet segments_;
-  std::mutex truncate_mu_;  // one TruncateBefore or retention pass at a time
+  std::mutex truncate_mu_;  // one TruncateBefore, retention pass or TruncateFrom at a time
+  // Reads share it; TruncateFrom's cut holds it exclusively, so that no read
+  // sees a half-cut log.
+  mutable std::shared_mutex cut_mu_;
   CheckpointKeeper checkpoint_;
   uint64_t log_id_ = 0;
   std::unique_ptr<Committer> committer_;

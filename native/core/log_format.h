@@ -62,17 +62,23 @@ static constexpr const char* kBrokenSuffix = ".broken";
 static constexpr uint32_t kCheckpointMagic = 0x50434c43u;  // bytes "CLCP"
 static constexpr size_t kCheckpointSizeV1 = 48;
 static constexpr size_t kCheckpointSize = 80;
+// With a pending cut (truncateFrom), cut_seq follows at offset 80; an 80-byte
+// version 2 checkpoint has no cut.
+static constexpr size_t kCheckpointCutSeqOffset = 80;  // u64
+static constexpr size_t kCheckpointSizeCut = 88;
 static constexpr uint16_t kCheckpointFlagClean = 1;    // written by close(): nothing follows tail_end
 static constexpr uint16_t kCheckpointFlagNoSync = 2;   // sync 'none': nothing at or past durable_seq is proven
 static constexpr uint16_t kCheckpointFlagGap = 4;      // gap_from/gap_to hold an accepted gap
-static constexpr uint16_t kCheckpointFlagsKnown = 7;
+static constexpr uint16_t kCheckpointFlagCut = 8;      // cut_seq: records at and past it are being dropped
+static constexpr uint16_t kCheckpointFlagsKnown = 15;
 
 static_assert(kBatchHeaderSizeV1 == kSpanOffset + 4, "span is the last version 1 field");
 static_assert(kBatchHeaderSize == kLogIdOffset + 8, "log_id is the last version 2 field");
 static_assert(kBatchHeaderSize % 8 == 0, "header keeps the payload 8-byte aligned");
 static_assert(kMinAlign % 512 == 0, "batches start on sector boundaries");
 static_assert((kMaxAlign & (kMaxAlign - 1)) == 0, "alignment is a power of two");
-static_assert(kCheckpointSize <= 512, "a checkpoint fits one sector");
+static_assert(kCheckpointSizeCut <= 512, "a checkpoint fits one sector");
+static_assert(kCheckpointSizeCut == kCheckpointCutSeqOffset + 8, "cut_seq is the last field");
 
 }  // namespace format
 }  // namespace commitlog

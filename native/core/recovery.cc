@@ -9,6 +9,7 @@
 
 #include "atomic_file.h"
 #include "coding.h"
+#include "cut.h"
 #include "log_format.h"
 
 namespace commitlog {
@@ -21,13 +22,15 @@ std::string Num(uint64_t v) { return std::to_string(v); }
 
 bool IsLeftover(const std::string& name) {
   // A segment prepared ahead of time (its content is irrelevant), or a
-  // checkpoint or .broken copy that was never renamed into place.
+  // checkpoint, .broken copy or truncateFrom's trimmed segment copy that was
+  // never renamed into place.
   uint64_t base;
   size_t seg_len = kSegmentNameDigits + kSegmentSuffixLen;
-  bool broken_temp = name.size() > seg_len && ParseSegmentName(name.substr(0, seg_len), &base) &&
-                     IsTempFor(name, name.substr(0, seg_len) + kBrokenSuffix);
+  bool seg_named = name.size() > seg_len && ParseSegmentName(name.substr(0, seg_len), &base);
+  bool seg_temp = seg_named && (IsTempFor(name, name.substr(0, seg_len) + kBrokenSuffix) ||
+                                IsTempFor(name, name.substr(0, seg_len)));
   return name.compare(0, std::strlen(kPreparedPrefix), kPreparedPrefix) == 0 ||
-         IsTempFor(name, kCheckpointName) || broken_temp;
+         IsTempFor(name, kCheckpointName) || seg_temp;
 }
 
 // --- Step 1: discover ------------------------------------------------------
@@ -53,6 +56,13 @@ Status ListLog(Io* io, const std::string& dir, LogScan* scan, std::vector<uint64
     for (size_t i = 0; i < n; i++) scan->below_first.push_back(JoinPath(dir, SegmentName((*bases)[i])));
     bases->erase(bases->begin(), bases->begin() + static_cast<std::ptrdiff_t>(n));
   }
+  // An interrupted truncateFrom: whichever of its unlinks reached the disk,
+  // nothing at or past cut_seq stays, and nothing there is read.
+  if (scan->have_cp && scan->cp.has_cut) {
+    auto cut = std::lower_bound(bases->begin(), bases->end(), scan->cp.cut_seq);
+    for (auto b = cut; b != bases->end(); ++b) scan->beyond_cut.push_back(JoinPath(dir, SegmentName(*b)));
+    bases->erase(cut, bases->end());
+  }
   return Status::OK();
 }
 
@@ -61,6 +71,7 @@ Status ListLog(Io* io, const std::string& dir, LogScan* scan, std::vector<uint64
 // the sync, so that their scan reads what the device holds.
 Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& bases, LogScan* scan) {
   uint64_t proven = scan->have_cp ? scan->cp.durable_seq : 0;
+  uint64_t stop_seq = scan->have_cp && scan->cp.has_cut ? scan->cp.cut_seq : UINT64_MAX;
   for (size_t i = 0; i < bases.size(); i++) {
     SegmentScan seg;
     seg.base = bases[i];
@@ -84,7 +95,7 @@ Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& base
     // checkpoint's durable_seq (with sync 'none', many segments).
     bool unproven = last || bases[i + 1] > proven;
     if (s.ok() && unproven) s = io->DropCache(fd).WithPath(seg.path);
-    if (s.ok()) s = ScanSegment(io, fd, seg.path, chain, &scan->log_id, &seg);
+    if (s.ok()) s = ScanSegment(io, fd, seg.path, chain, &scan->log_id, &seg, stop_seq);
     io->Close(fd);
     if (!s.ok()) return s;
     scan->segs.push_back(std::move(seg));
@@ -218,6 +229,9 @@ uint64_t HighestAcknowledged(const LogScan& scan) {
   for (size_t i = scan.stop_index + 1; i < scan.segs.size(); i++) {
     high = std::max({high, scan.segs[i].base, scan.segs[i].chain.next_seq});
   }
+  // A pending cut gave the numbers from cut_seq on back, by the caller's
+  // decision: the dropped suffix's batches name no acknowledged number.
+  if (scan.have_cp && scan.cp.has_cut) high = std::min(high, scan.cp.cut_seq);
   return high;
 }
 
@@ -273,11 +287,16 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
   plan.checkpoint.log_id = scan.log_id;
   plan.checkpoint.no_sync = options.sync == SyncMode::kNone;
   rep.truncation_finished = static_cast<uint32_t>(scan.below_first.size());
+  // An interrupted truncateFrom(cp.cut_seq): the log ends there, and what
+  // lies past it was given back by the caller, so it proves nothing.
+  bool cut = scan.have_cp && cp.has_cut;
+  rep.cut_finished = cut;
 
   if (scan.segs.empty()) {
-    // An empty log, or one whose every segment is gone.
-    plan.next_seq = std::max(cp.durable_seq, cp_first);
-    if (plan.next_seq > 0) {
+    // An empty log, or one whose every segment is gone. A pending cut at
+    // the log's first number empties it on purpose.
+    plan.next_seq = cut ? cp.cut_seq : std::max(cp.durable_seq, cp_first);
+    if (cut ? cp_first < cp.cut_seq : plan.next_seq > 0) {
       rep.reason = "no segment files, but the checkpoint says records up to sequence " + Num(plan.next_seq) +
                    " were acknowledged";
       if (strict) plan.refuse = Status::Corruption(rep.reason, "", 0);
@@ -291,6 +310,11 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
 
   const SegmentScan& seg = scan.segs[scan.stop_index];
   uint64_t at = seg.chain.next_seq;  // first number not in the log
+  // A pending cut inside the batch the walk stopped before: that batch's
+  // records below cut_seq stay (Apply writes it again, cut down).
+  bool trim = cut && scan.stop_in_tail && seg.at_cut && scan.stop_offset == seg.end_offset &&
+              seg.cut_batch_base < cp.cut_seq;
+  if (trim) at = cp.cut_seq;
   plan.first_seq = scan.segs.front().base;
   bool acknowledged = false;
   std::string reason = scan.stop_reason;
@@ -308,7 +332,7 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
              " but the first segment file starts at " + Num(plan.first_seq);
   } else if (!scan.stop_in_tail) {
     acknowledged = at < unproven_from;
-  } else if (scan.beyond.proof_commit_seq > at) {
+  } else if (!cut && scan.beyond.proof_commit_seq > at) {
     acknowledged = true;
     reason = (reason.empty() ? std::string("zeroed space") : reason) + " followed by a valid batch at offset " +
              Num(scan.beyond.proof_offset) + " sealed when records up to " + Num(scan.beyond.proof_commit_seq) +
@@ -353,9 +377,12 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
     rep.gap_to = cp.gap_to;
   }
   bool gap = plan.next_seq > at;
-  plan.roll = gap || (seg.chain.batches > 0 &&
+  plan.trim = trim;
+  // After a cut, appends start a new segment: a trimmed segment ends where
+  // its rewritten batch does, not at cut_offset.
+  plan.roll = gap || cut || (seg.chain.batches > 0 &&
                       (seg.last_version < kFormatVersion || plan.cut_offset % options.align_bytes != 0));
-  if (acknowledged || rep.bytes_dropped > 0 || rep.segments_dropped > 0) {
+  if (acknowledged || (!cut && (rep.bytes_dropped > 0 || rep.segments_dropped > 0))) {
     rep.corruption = acknowledged;
     rep.torn_tail = !acknowledged && (rep.bytes_dropped > 0 || rep.segments_dropped > 0);
     rep.reason = reason;
@@ -407,21 +434,6 @@ void SaveBroken(Io* io, const SegmentScan& seg, uint64_t from, uint64_t to, cons
   }
 }
 
-// Overwrites [from, to) with zeros rather than truncating, so that a
-// preallocated segment keeps its written blocks and later appends stay
-// overwrites (no metadata to flush).
-Status ZeroRange(Io* io, const std::string& path, uint64_t from, uint64_t to) {
-  int fd;
-  Status s = io->Open(path, O_RDWR, 0, &fd);
-  if (!s.ok()) return s;
-  s = WriteZeros(io, fd, from, to);
-  // The cut must be durable before appends reuse this space: otherwise a
-  // power loss could bring back the torn bytes after new batches.
-  if (s.ok()) s = io->Sync(fd, SyncKind::kData);
-  io->Close(fd);
-  return s.WithPath(path);
-}
-
 bool SameCheckpoint(const LogScan& scan, const Checkpoint& next) {
   // A version 1 checkpoint (no log_id) is always replaced.
   if (!scan.have_cp || scan.cp_corrupt || scan.cp.version != kFormatVersion) return false;
@@ -429,7 +441,7 @@ bool SameCheckpoint(const LogScan& scan, const Checkpoint& next) {
 }
 
 Status Apply(Io* io, const std::string& dir, const LogOptions& options, const LogScan& scan,
-             RecoveryPlan* plan) {
+             RecoveryPlan* plan, uint32_t* chain_crc) {
   // 1. The decision, durably, before any file changes: a crash half-way
   // through must lead the next open to the same numbers (no number given
   // out twice) and the same start of the log.
@@ -440,6 +452,10 @@ Status Apply(Io* io, const std::string& dir, const LogOptions& options, const Lo
   CheckpointKeeper keeper(io, dir, static_cast<int>(options.file_mode));
   Checkpoint first = plan->checkpoint;
   first.no_sync = first.no_sync || (scan.have_cp && scan.cp.no_sync);
+  // A pending cut's intent, likewise, stays until the cut is durable.
+  bool pending_cut = scan.have_cp && scan.cp.has_cut;
+  first.has_cut = pending_cut;
+  first.cut_seq = pending_cut ? scan.cp.cut_seq : 0;
   if (!SameCheckpoint(scan, first)) {
     Status s = keeper.Update([&first](Checkpoint* cp) { *cp = first; });
     if (!s.ok()) return s;
@@ -449,27 +465,35 @@ Status Apply(Io* io, const std::string& dir, const LogOptions& options, const Lo
     Status s = io->Unlink(p);
     if (!s.ok() && s.err() != ENOENT) return s;
   }
-  for (size_t i = plan->keep_segments; i < scan.segs.size(); i++) {
-    // Nothing after the cut can be chained to what is kept.
-    Status s = io->Unlink(scan.segs[i].path);
-    if (!s.ok() && s.err() != ENOENT) return s;
-  }
-  if (!scan.segs.empty() && plan->zero_to > plan->cut_offset) {
+  CutPlan cut;
+  cut.seq = plan->next_seq;
+  cut.file_mode = options.file_mode;
+  for (size_t i = plan->keep_segments; i < scan.segs.size(); i++) cut.drop.push_back(scan.segs[i].path);
+  cut.drop.insert(cut.drop.end(), scan.beyond_cut.begin(), scan.beyond_cut.end());
+  if (plan->keep_segments > 0) {
     const SegmentScan& seg = scan.segs[plan->keep_segments - 1];
-    SaveBroken(io, seg, plan->cut_offset, plan->cut_offset + plan->report.bytes_dropped, options,
-               &plan->report);
-    Status s = ZeroRange(io, seg.path, plan->cut_offset, plan->zero_to);
-    if (!s.ok()) return s;
+    cut.segment = seg.path;
+    cut.offset = plan->cut_offset;
+    cut.zero_to = plan->zero_to;
+    cut.trim = plan->trim;
+    cut.chain_crc = seg.chain.last_crc;
+    // What a pending cut drops was given back, not damaged: nothing to keep.
+    if (!pending_cut && plan->zero_to > plan->cut_offset) {
+      SaveBroken(io, seg, plan->cut_offset, plan->cut_offset + plan->report.bytes_dropped,
+                 options, &plan->report);
+    }
   }
-  // 2. The unlinks above must be durable before step 3's checkpoint clears
-  // the no-sync flag and before a gap's new segment gets its name: one later
-  // directory fsync would make them durable together, in no order, and a
-  // power loss could keep the new checkpoint while a segment after the cut
-  // comes back, unexcused (found by a review; test in
-  // powerloss.regressions).
-  Status s = io->SyncDir(dir);
-  // 3. Only now may the checkpoint stop excusing unsynced data.
-  if (s.ok() && first.no_sync != plan->checkpoint.no_sync) {
+  // 2. The cut, the same one a live truncateFrom applies, ends with a
+  // directory fsync. The unlinks must be durable before step 3's checkpoint
+  // clears the no-sync flag or the cut intent, and before a gap's new segment
+  // gets its name: one later directory fsync would make them durable
+  // together, in no order, and a power loss could keep the new checkpoint
+  // while a segment after the cut comes back, unexcused (found by a review;
+  // test in powerloss.regressions).
+  Status s = ApplyCut(io, dir, cut, plan->checkpoint.log_id, options.align_bytes, chain_crc);
+  // 3. Only now may the checkpoint stop excusing unsynced data, or stop
+  // asking for the cut.
+  if (s.ok() && EncodeCheckpoint(first) != EncodeCheckpoint(plan->checkpoint)) {
     s = keeper.Update([plan](Checkpoint* cp) { *cp = plan->checkpoint; });
   }
   return s;
@@ -478,10 +502,12 @@ Status Apply(Io* io, const std::string& dir, const LogOptions& options, const Lo
 }  // namespace
 
 Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& chain,
-                   uint64_t* log_id, SegmentScan* out) {
+                   uint64_t* log_id, SegmentScan* out, uint64_t stop_seq) {
   out->chain = chain;
   out->end_offset = 0;
   out->clean_end = false;
+  out->at_cut = false;
+  out->cut_batch_base = 0;
   out->last_version = 0;
   out->newest_ms = 0;
   out->index.clear();
@@ -499,6 +525,13 @@ Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& ch
     if (refuse != nullptr) {
       out->stop_reason = refuse;
       return Status::OK();
+    }
+    if (h.end_seq() > stop_seq) {
+      // A pending cut ends the log in or before this batch: the walk ends
+      // cleanly here, and the decision keeps what lies below stop_seq.
+      out->at_cut = true;
+      out->cut_batch_base = h.base_seq;
+      break;
     }
     if (out->index.empty() || pos >= out->index.back().offset + SegmentSet::kIndexStrideBytes) {
       out->index.push_back({h.base_seq, pos});
@@ -525,7 +558,8 @@ Status Recover(Io* io, const std::string& dir, const LogOptions& options, Recove
   RecoveryPlan plan = DecideRecovery(scan, options);
   if (!plan.refuse.ok()) return plan.refuse.WithPath(dir);
   if (plan.checkpoint.log_id == 0) plan.checkpoint.log_id = NewLogId();
-  s = Apply(io, dir, options, scan, &plan);
+  uint32_t chain_crc = 0;
+  s = Apply(io, dir, options, scan, &plan, &chain_crc);
   if (!s.ok()) return s;
   out->report = plan.report;
   out->next_seq = plan.next_seq;
@@ -536,6 +570,7 @@ Status Recover(Io* io, const std::string& dir, const LogOptions& options, Recove
     SegmentMeta m;
     m.base_seq = sg.base;
     m.end_seq = sg.chain.next_seq;
+    if (plan.trim && i + 1 == plan.keep_segments) m.end_seq = plan.next_seq;  // its batch was cut down to end there
     m.path = sg.path;
     m.index = std::move(sg.index);
     m.size_bytes = sg.end_offset;
@@ -546,7 +581,7 @@ Status Recover(Io* io, const std::string& dir, const LogOptions& options, Recove
     const SegmentScan& tail = scan.segs[plan.keep_segments - 1];
     out->tail_end = plan.cut_offset;
     out->tail_epoch = tail.chain.batches > 0 ? tail.chain.epoch : 0;
-    out->tail_chain_crc = tail.chain.last_crc;
+    out->tail_chain_crc = chain_crc;  // the kept last batch's, or the trimmed one's
     assert(out->tail_end == tail.end_offset);
   }
   return Status::OK();

@@ -12,7 +12,12 @@
 //     Testable and fuzzable on byte images (fuzz_recovery, core_test).
 //  3. Apply: writes the new CHECKPOINT first (so that a crash half-way
 //     through cannot lose the decision), deletes, saves and zeroes the cut
-//     bytes, and syncs the directory.
+//     bytes, and syncs the directory (the cut itself is cut.h's ApplyCut).
+//
+// A CHECKPOINT with a pending cut (truncateFrom) is finished here, by the
+// same three steps: segments at or past cut_seq are not scanned and go, the
+// walk of the last one ends at the batch holding cut_seq, nothing past the
+// cut counts as proof, and the intent is cleared once the cut is durable.
 //
 // The rule that separates a torn tail from lost acknowledged data is in
 // docs/FORMAT.md ("Recovery").
@@ -46,6 +51,7 @@ struct RecoveryReport {
   uint64_t gap_from = 0;          // numbers [gap_from, gap_to) given up by a
   uint64_t gap_to = 0;            // 'truncate' recovery: never reused
   uint32_t truncation_finished = 0;  // segments an interrupted truncateBefore left
+  bool cut_finished = false;         // an interrupted truncateFrom was finished
 };
 
 // What a scan of one segment found.
@@ -57,6 +63,10 @@ struct SegmentScan {
   ChainState chain;           // after that batch
   uint16_t last_version = 0;  // of that batch; 0 if the segment has none
   bool clean_end = false;     // stopped at end of file or at zeroed space
+  // The walk stopped at end_offset before a batch holding the stop sequence
+  // number (a pending cut's): at_cut, and that batch's first number.
+  bool at_cut = false;
+  uint64_t cut_batch_base = 0;
   std::string stop_reason;    // why the scan stopped, when not clean
   std::vector<IndexEntry> index;
   uint64_t newest_ms = 0;     // largest timestamp_ms of the batches walked (retention)
@@ -80,6 +90,7 @@ struct LogScan {
   Checkpoint cp;
   std::vector<std::string> leftovers;      // prepared-*, CHECKPOINT.tmp-*
   std::vector<std::string> below_first;    // segments wholly below cp.first_seq
+  std::vector<std::string> beyond_cut;     // segments at or past a pending cut's cut_seq
   std::vector<SegmentScan> segs;           // every other segment, in order
   size_t stop_index = 0;                   // where the walk stopped (see FindStop)
   uint64_t stop_offset = 0;
@@ -103,6 +114,7 @@ struct RecoveryPlan {
   uint64_t next_seq = 0;         // the next append gets this
   uint64_t first_seq = 0;
   bool roll = false;             // start a new segment at next_seq on open
+  bool trim = false;             // a pending cut: the batch at cut_offset is cut down to next_seq
   Checkpoint checkpoint;         // to write before applying (log_id set by Recover)
   RecoveryReport report;
 };
@@ -127,9 +139,10 @@ Status Recover(Io* io, const std::string& dir, const LogOptions& options, Recove
 
 // Scans one open segment from offset 0, walking from `chain` (whose next_seq
 // must be the segment's base). Batches of another log than *log_id end the
-// walk; if *log_id is 0, the first version 2 batch sets it.
+// walk; if *log_id is 0, the first version 2 batch sets it. The walk ends
+// cleanly before a batch that holds stop_seq (out->at_cut).
 Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& chain,
-                   uint64_t* log_id, SegmentScan* out);
+                   uint64_t* log_id, SegmentScan* out, uint64_t stop_seq = UINT64_MAX);
 
 }  // namespace commitlog
 

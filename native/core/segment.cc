@@ -217,6 +217,41 @@ void SegmentSet::RemoveFirst(size_t n) {
   segs_.erase(segs_.begin(), segs_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
+bool SegmentSet::CutPoint(uint64_t seq, SegmentMeta* holder, uint64_t* start_offset,
+                          std::vector<std::string>* drop) const {
+  std::lock_guard<std::mutex> l(mu_);
+  drop->clear();
+  auto it = std::lower_bound(segs_.begin(), segs_.end(), seq,
+                             [](const SegmentMeta& m, uint64_t s) { return m.base_seq < s; });
+  for (auto d = it; d != segs_.end(); ++d) drop->push_back(d->path);
+  if (it == segs_.begin()) return false;
+  --it;
+  holder->base_seq = it->base_seq;
+  holder->end_seq = it->end_seq;
+  holder->path = it->path;
+  holder->index.clear();
+  *start_offset = 0;
+  for (const IndexEntry& e : it->index) {
+    if (e.seq > seq) break;
+    *start_offset = e.offset;
+  }
+  return true;
+}
+
+void SegmentSet::CutFrom(uint64_t seq, uint64_t kept_end) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = std::lower_bound(segs_.begin(), segs_.end(), seq,
+                             [](const SegmentMeta& m, uint64_t s) { return m.base_seq < s; });
+  segs_.erase(it, segs_.end());
+  if (segs_.empty()) return;
+  SegmentMeta& last = segs_.back();
+  last.end_seq = std::min(last.end_seq, seq);
+  last.size_bytes = std::min(last.size_bytes, kept_end);
+  // An entry names a batch's first record: one at or past seq points into
+  // what is gone; the batch cut down to end at seq keeps its entry.
+  while (!last.index.empty() && last.index.back().seq >= seq) last.index.pop_back();
+}
+
 uint64_t SegmentSet::first_seq(uint64_t if_empty) const {
   std::lock_guard<std::mutex> l(mu_);
   return segs_.empty() ? if_empty : segs_.front().base_seq;

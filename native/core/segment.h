@@ -113,6 +113,16 @@ class SegmentSet {
   std::vector<std::string> Before(uint64_t seq, uint64_t* new_first) const;
   // Removes the first n segments (as listed by Before).
   void RemoveFirst(size_t n);
+  // For truncateFrom(seq): the segments whose base is at or past seq (*drop)
+  // and the last one before them, which holds the records just below seq
+  // (*holder, with *start_offset a batch at or before seq). False if there
+  // is no such segment (every segment goes).
+  bool CutPoint(uint64_t seq, SegmentMeta* holder, uint64_t* start_offset,
+                std::vector<std::string>* drop) const;
+  // Forgets every record at or past seq: the segments CutPoint dropped, and
+  // the holder's end and index entries past it. kept_end: the holder's
+  // size after the cut (its byte count for retention).
+  void CutFrom(uint64_t seq, uint64_t kept_end);
   uint64_t first_seq(uint64_t if_empty) const;
   size_t size() const;
   // A copy of the list, without the sparse indexes (for retention).

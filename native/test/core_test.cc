@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "../core/batch.h"
+#include "../core/checkpoint.h"
 #include "../core/coding.h"
 #include "../core/crc32c.h"
 #include "../core/log.h"
@@ -228,6 +230,143 @@ static void TestDecideRetention() {
   CHECK(DecideRetention(segs, both, kNoHold, 4000) == 3);
 }
 
+// A cut intent makes the CHECKPOINT 88 bytes; without one it stays 80, and
+// a size that does not match the cut flag is invalid.
+static void TestCheckpointCut() {
+  Checkpoint cp;
+  cp.version = 2;
+  cp.log_id = 9;
+  cp.durable_seq = 40;
+  CHECK(EncodeCheckpoint(cp).size() == format::kCheckpointSize);
+  cp.has_cut = true;
+  cp.cut_seq = 33;
+  std::string b = EncodeCheckpoint(cp);
+  CHECK(b.size() == format::kCheckpointSizeCut);
+  Checkpoint back;
+  CHECK(DecodeCheckpoint(b, &back) && back.has_cut && back.cut_seq == 33 && back.durable_seq == 40);
+  auto reseal = [](std::string x) {
+    EncodeFixed32(&x[0], crc32c::Mask(crc32c::Value(x.data() + 4, x.size() - 4)));
+    return x;
+  };
+  CHECK(!DecodeCheckpoint(reseal(b.substr(0, format::kCheckpointSize)), &back));  // cut flag, 80 bytes
+  std::string no_flag = b;
+  EncodeFixed16(&no_flag[10], 0);
+  CHECK(!DecodeCheckpoint(reseal(no_flag), &back));  // 88 bytes, no cut flag
+}
+
+// A pending cut: the walk stopped before the batch holding cut_seq; stale
+// batches past it prove nothing, the batch is cut down, appends roll.
+static void TestDecidePendingCut() {
+  LogOptions strict;
+  strict.align_bytes = 512;
+  LogScan scan = Scanned(2, "");
+  scan.have_cp = true;
+  scan.cp.version = 2;
+  scan.cp.log_id = 7;
+  scan.cp.durable_seq = 15;
+  scan.cp.has_cut = true;
+  scan.cp.cut_seq = 15;
+  SegmentScan& tail = scan.segs[1];
+  tail.at_cut = true;
+  tail.cut_batch_base = 12;
+  tail.chain.next_seq = 12;
+  tail.end_offset = 2 * 512;
+  FindStop(&scan);
+  scan.beyond.scanned = true;
+  scan.beyond.proof_commit_seq = 19;  // the old suffix's later batches
+  scan.beyond.max_end_seq = 20;
+  scan.beyond.nonzero_end = 10 * 512;
+  RecoveryPlan p = DecideRecovery(scan, strict);
+  CHECK(p.refuse.ok() && !p.report.corruption && !p.report.torn_tail && p.report.cut_finished);
+  CHECK(p.trim && p.roll && p.next_seq == 15 && p.cut_offset == 2 * 512 && p.keep_segments == 2);
+  CHECK(!p.checkpoint.has_cut && p.checkpoint.durable_seq == 15 && !p.checkpoint.has_gap);
+  // Damage below the cut is still acknowledged damage.
+  tail.at_cut = false;
+  tail.clean_end = false;
+  tail.stop_reason = "batch fails its checksum";
+  FindStop(&scan);
+  CHECK(DecideRecovery(scan, strict).refuse.code() == Code::kCorruption);
+  // A cut at the log's first number leaves no segment: an empty log there.
+  LogScan empty;
+  empty.have_cp = true;
+  empty.cp = scan.cp;
+  empty.cp.first_seq = 15;
+  p = DecideRecovery(empty, strict);
+  CHECK(p.refuse.ok() && p.next_seq == 15 && p.first_seq == 15 && !p.report.corruption);
+}
+
+// truncateFrom while threads append and read: the committer's quiesce and
+// rewind against the flusher, the preparer and readers (run under TSan).
+static void TestConcurrentTruncateFrom(const std::string& dir) {
+  LogOptions opts;
+  opts.segment_bytes = 64 * 1024;
+  opts.preallocate = Preallocate::kZero;
+  std::unique_ptr<Log> log;
+  Status s = Log::Open(PosixIo(), dir, opts, &log);
+  CHECK(s.ok());
+  if (!s.ok()) return;
+  log->Start([] {});
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; !stop.load(); i++) {
+        std::string r = Record(t * 100000 + i, 100 + (i * 37) % 3000);
+        const char* p = r.data();
+        size_t n = r.size();
+        uint64_t seq;
+        AppendResult res = log->Append(&p, &n, 1, &seq);
+        CHECK(res == AppendResult::kOk || res == AppendResult::kFull);
+        if (res == AppendResult::kFull) std::this_thread::yield();
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    while (!stop.load()) {
+      ReadCursor cursor;
+      ReadResult rr;
+      Status r = log->Read(log->first_seq(), UINT64_MAX, 1 << 16, &cursor, &rr);
+      CHECK(r.ok() || r.code() == Code::kNotFound);
+    }
+  });
+  int cuts = 0;
+  for (int k = 0; k < 30; k++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    uint64_t before = 0;
+    uint64_t seq = log->durable_seq() / 2 + log->first_seq() / 2;
+    s = log->TruncateFrom(seq, &before);
+    CHECK(s.ok() || s.code() == Code::kNotFound);
+    if (s.ok()) cuts++;
+  }
+  stop = true;
+  for (auto& th : threads) th.join();
+  CHECK(log->Close().ok());
+  uint64_t end = log->durable_seq();  // Close wrote what was still staged
+  log.reset();
+  s = Log::Open(PosixIo(), dir, opts, &log);
+  CHECK(s.ok());
+  if (!s.ok()) return;
+  log->Start([] {});
+  CHECK(log->durable_seq() == end);
+  CHECK(!log->recovery().corruption && !log->recovery().torn_tail);
+  if (log->durable_seq() != end || log->recovery().corruption || log->recovery().torn_tail) {
+    std::fprintf(stderr, "reopened at %llu, closed at %llu: %s\n", static_cast<unsigned long long>(log->durable_seq()),
+                 static_cast<unsigned long long>(end), log->recovery().reason.c_str());
+  }
+  ReadCursor cursor;
+  uint64_t next = log->first_seq();
+  while (next < end) {
+    ReadResult rr;
+    s = log->Read(next, UINT64_MAX, 1 << 20, &cursor, &rr);
+    CHECK(s.ok() && !rr.ends.empty() && rr.first_seq == next);
+    if (!s.ok() || rr.ends.empty()) break;
+    next = rr.first_seq + rr.ends.size();
+  }
+  CHECK(next == end);
+  CHECK(log->Close().ok());
+  std::printf("core_test: %d truncations among concurrent appends and reads\n", cuts);
+}
+
 // Many threads append concurrently (the JS thread is one in practice, but the
 // committer must be safe for any); the flusher and preparer run alongside.
 static void TestConcurrentAppendsAndRecovery(const std::string& dir) {
@@ -307,7 +446,10 @@ int main() {
   TestBatchRoundTrip();
   TestDecideRecovery();
   TestDecideRetention();
+  TestCheckpointCut();
+  TestDecidePendingCut();
   TestConcurrentAppendsAndRecovery(std::string(dir) + "/log");
+  TestConcurrentTruncateFrom(std::string(dir) + "/cut");
   std::string rm = std::string("rm -rf ") + dir;
   if (std::system(rm.c_str()) != 0) failures++;
   if (failures > 0) {

@@ -12,6 +12,7 @@
         "../core/committer.cc",
         "../core/config_file.cc",
         "../core/crc32c.cc",
+        "../core/cut.cc",
         "../core/fault_io.cc",
         "../core/io_posix.cc",
         "../core/log.cc",
