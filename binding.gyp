@@ -7,11 +7,14 @@
       "native/core/committer.cc",
       "native/core/config_file.cc",
       "native/core/crc32c.cc",
+      "native/core/head.cc",
       "native/core/io_posix.cc",
       "native/core/log.cc",
+      "native/core/log_reader.cc",
       "native/core/reader.cc",
       "native/core/recovery.cc",
       "native/core/segment.cc",
+      "native/core/segment_read.cc",
       "native/core/stats.cc",
       "native/core/status.cc",
       "native/binding/addon.cc",
@@ -19,6 +22,7 @@
       "native/binding/errors.cc",
       "native/binding/inspect.cc",
       "native/binding/log_handle.cc",
+      "native/binding/reader_handle.cc",
       "native/binding/workers.cc"
     ]
   },

@@ -8,6 +8,8 @@ export const DEFAULT_ALIGN_BYTES = 4096;
 export const DEFAULT_PREALLOCATE = 'auto';
 export const DEFAULT_RECOVERY = 'strict';
 export const DEFAULT_BROKEN_BYTES_MAX = 1024 * 1024;
+/** Milliseconds between a LogReader's re-checks while followers wait (besides fs.watch). */
+export const DEFAULT_READER_POLL_MS = 1000;
 /** Bytes of records a read() fetches from disk per step. */
 export const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
 

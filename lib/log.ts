@@ -8,6 +8,7 @@ import {
   type NativeStats,
 } from './native';
 import { resolveOptions, type CommitLogOptions, type ResolvedOptions } from './options';
+import { openReader, type LogReader, type LogReaderOptions } from './reader';
 
 /** A record as read back: its sequence number and its bytes. */
 export interface LogRecord {
@@ -113,6 +114,14 @@ export class CommitLog {
     log = new CommitLog(dir, opts, handle);
     for (const [d, e] of early) log.#onDurable(d, e);
     return log;
+  }
+
+  /**
+   * Opens a read-only reader of the log in `dir`, for other processes than the writer's: no lock,
+   * no writes, and only what the writer made durable. See LogReader.
+   */
+  static openReader(dir: string, options?: LogReaderOptions): Promise<LogReader> {
+    return openReader(dir, options);
   }
 
   /** Sequence number of the oldest record still in the log. */

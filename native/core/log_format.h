@@ -67,12 +67,21 @@ static constexpr uint16_t kCheckpointFlagNoSync = 2;   // sync 'none': nothing a
 static constexpr uint16_t kCheckpointFlagGap = 4;      // gap_from/gap_to hold an accepted gap
 static constexpr uint16_t kCheckpointFlagsKnown = 7;
 
+// HEAD file layout: the durable end the writer publishes to readers.
+static constexpr const char* kHeadName = "HEAD";
+static constexpr uint32_t kHeadMagic = 0x44484c43u;  // bytes "CLHD"
+static constexpr uint16_t kHeadVersion = 1;
+static constexpr size_t kHeadSize = 64;
+static constexpr uint16_t kHeadFlagNoSync = 1;  // the writer runs with sync 'none'
+static constexpr uint16_t kHeadFlagsKnown = 1;
+
 static_assert(kBatchHeaderSizeV1 == kSpanOffset + 4, "span is the last version 1 field");
 static_assert(kBatchHeaderSize == kLogIdOffset + 8, "log_id is the last version 2 field");
 static_assert(kBatchHeaderSize % 8 == 0, "header keeps the payload 8-byte aligned");
 static_assert(kMinAlign % 512 == 0, "batches start on sector boundaries");
 static_assert((kMaxAlign & (kMaxAlign - 1)) == 0, "alignment is a power of two");
 static_assert(kCheckpointSize <= 512, "a checkpoint fits one sector");
+static_assert(kHeadSize <= 512, "HEAD fits one sector: one write, never torn in practice");
 
 }  // namespace format
 }  // namespace commitlog
