@@ -329,8 +329,40 @@ static void AppendAndClose(const std::string& dir, int n) {
     size_t len = r.size();
     uint64_t seq;
     CHECK(log->Append(&p, &len, 1, &seq) == AppendResult::kOk);
+    while (log->durable_seq() <= seq && log->failure().ok()) std::this_thread::yield();  // one batch each
   }
   CHECK(log->Close().ok());
+}
+
+// Rewrites <dir>/HEAD as `change` says.
+static void EditHead(const std::string& dir, const std::function<void(Head*)>& change) {
+  Head h;
+  bool found = false;
+  CHECK(ReadHead(PosixIo(), dir, &h, &found).ok() && found);
+  change(&h);
+  std::string b = EncodeHead(h);
+  int fd;
+  CHECK(PosixIo()->Open(JoinPath(dir, format::kHeadName), O_WRONLY, 0, &fd).ok());
+  CHECK(PosixIo()->PWrite(fd, b.data(), b.size(), 0).ok());
+  PosixIo()->Close(fd);
+}
+
+// HEAD's tail end is a second, independent bound: in the tail segment no
+// batch at or past it is read, whatever durable_seq says.
+static void TestReaderStopsAtHeadTailEnd(const std::string& dir) {
+  AppendAndClose(dir, 4);
+  EditHead(dir, [](Head* h) {
+    CHECK(h->durable_seq == 4 && h->tail_end == 4 * 4096);
+    h->tail_end = 2 * 4096;
+  });
+  std::unique_ptr<LogReader> reader;
+  CHECK(LogReader::Open(PosixIo(), dir, &reader).ok());
+  if (!reader) return;
+  ReaderCursor cursor;
+  ReadResult out;
+  ReaderView view;
+  CHECK(reader->Read(0, UINT64_MAX, 1 << 20, &cursor, &out, &view).ok());
+  CHECK(out.ends.size() == 2);
 }
 
 // The seqlock: records read while a writer cut the log (a new generation
@@ -346,16 +378,10 @@ static void TestReaderDiscardsARaceWithACut(const std::string& dir) {
   bool fired = false;
   io.after_segment_read = [&] {
     fired = true;
-    Head h;
-    bool found = false;
-    CHECK(ReadHead(PosixIo(), dir, &h, &found).ok() && found);
-    h.generation = NewGeneration();
-    h.durable_seq = 5;
-    std::string b = EncodeHead(h);
-    int fd;
-    CHECK(PosixIo()->Open(JoinPath(dir, format::kHeadName), O_WRONLY, 0, &fd).ok());
-    CHECK(PosixIo()->PWrite(fd, b.data(), b.size(), 0).ok());
-    PosixIo()->Close(fd);
+    EditHead(dir, [](Head* h) {
+      h->generation = NewGeneration();
+      h->durable_seq = 5;
+    });
   };
   ReaderCursor cursor;
   ReadResult out;
@@ -466,6 +492,7 @@ int main() {
   TestDecideRecovery();
   TestConcurrentAppendsAndRecovery(std::string(dir) + "/log");
   TestReaderDiscardsARaceWithACut(std::string(dir) + "/cut");
+  TestReaderStopsAtHeadTailEnd(std::string(dir) + "/tail-end");
   TestReadersAlongsideAWriter(std::string(dir) + "/readers");
   std::string rm = std::string("rm -rf ") + dir;
   if (std::system(rm.c_str()) != 0) failures++;
