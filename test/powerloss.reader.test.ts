@@ -145,6 +145,48 @@ describe('a reader never returns what a power loss can take away', () => {
   });
 });
 
+describe('a reader after a power loss', () => {
+  it("starts at the CHECKPOINT's first segment when truncateBefore's HEAD did not survive (found by powerloss.test.ts)", async () => {
+    const dir = tmpDir();
+    const O = { preallocate: 'none' as const, segmentBytes: 64 * 1024 };
+    const first = await lib.CommitLog.open(dir, O);
+    for (let i = 0; i < 40; i++) await first.append(`r${i}-`.padEnd(4000, 'x'));
+    await first.close();
+    fault.arm({ trackDurability: true });
+    // This open's HEAD (synced) says the log starts at 0.
+    const log = await lib.CommitLog.open(dir, O);
+    expect(await log.truncateBefore(32)).toBeGreaterThan(0);
+    const start = log.firstSeq;
+    fault.crash();
+    await log.close().catch(() => {});
+    // The CHECKPOINT (synced) says where the log starts; the HEAD saying so and the unlinks are lost.
+    fault.powerLoss({ seed: 1, keep: 0, dirKeep: 0 });
+    fault.disarm();
+    expect(fs.existsSync(segmentFiles(dir)[0])).toBe(true);
+    const reader = await lib.LogReader.open(dir);
+    expect(reader.firstSeq).toBe(start);
+    const got = await readAll(reader);
+    expect(Math.min(...got.keys())).toBe(start);
+    expect(got.get(39)).toMatch(/^r39-/);
+    await reader.close();
+  });
+
+  it('reads everything acknowledged before a clean close, though no writer opened the log since', async () => {
+    const dir = tmpDir();
+    fault.arm({ trackDurability: true });
+    const log = await lib.CommitLog.open(dir, { preallocate: 'none' });
+    for (let i = 0; i < 5; i++) await log.append(`acked-${i}`);
+    await log.close();
+    fault.crash();
+    fault.powerLoss({ seed: 1, keep: 0 });
+    fault.disarm();
+    const reader = await lib.LogReader.open(dir);
+    expect(reader.durableSeq).toBe(5);
+    expect([...(await readAll(reader)).values()]).toEqual([0, 1, 2, 3, 4].map((i) => `acked-${i}`));
+    await reader.close();
+  });
+});
+
 describe('a reader across a writer restart', () => {
   it('fails an iteration with ERR_LOG_TRUNCATED when the restarted writer gives numbers it read to other records', async () => {
     // Numbers name new records only after what they named was lost: here a

@@ -190,9 +190,10 @@ Status Log::Close() {
     // The committer object stays: durable_seq(), failure() and stats remain
     // readable after close. Only its file goes.
     committer_->CloseFiles();
-    // Best effort, like the checkpoint: what the flusher published already
-    // holds; this only makes sure HEAD says where the session ended.
-    PublishHead(false, false);
+    // Synced: until a writer opens the log again, a power loss would
+    // otherwise take readers back to what this session's open published.
+    // Best effort, like the checkpoint: if it fails, they see less, not more.
+    PublishHead(true, false);
   }
   head_.Close();
   // Closing the descriptor releases the flock.

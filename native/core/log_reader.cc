@@ -118,7 +118,9 @@ Status LogReader::ViewLocked(const Head& h, bool usable, bool deep, ReaderView* 
   *out = ReaderView();
   out->generation = h.generation;
   out->durable_seq = h.durable_seq;
-  out->first_seq = h.first_seq;
+  // truncateBefore records where the log starts in the CHECKPOINT, durably,
+  // before HEAD: after a power loss HEAD may still name an older start.
+  out->first_seq = std::max(h.first_seq, have_cp_ && cp_.version >= 2 ? cp_.first_seq : 0);
   out->tail_base = h.tail_base;
   out->tail_end = h.tail_end;
   out->no_sync = h.no_sync;
