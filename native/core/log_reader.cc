@@ -418,7 +418,7 @@ Status LogReader::ReadRecords(const ReaderView& v, uint64_t from, uint64_t limit
     if (!s.ok() && !ended.early) return s;
     uint64_t next = out->first_seq + out->ends.size();
     if (ended.early) {
-      uint64_t end_seq = out->ends.size() > before ? next : from;
+      uint64_t end_seq = ended.next_seq;
       if (ended.offset >= range.stop_offset) break;  // HEAD's end of the tail: nothing durable past it
       bool gap = false;
       if (ended.clean && loc.next_base != UINT64_MAX) {

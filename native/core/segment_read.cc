@@ -52,7 +52,7 @@ Status ReadSegmentRecords(Io* io, const SegmentRange& range, size_t max_bytes,
   }
   BatchReader reader(io, fd, size);
   reader.set_log_id(range.log_id);
-  uint64_t from = range.from, offset = range.offset;
+  uint64_t from = range.from, offset = range.offset, next_seq = range.from;
   bool budget_left = true;
   while (s.ok() && budget_left && from < range.stop && offset < size && offset < range.stop_offset) {
     BatchHeader h;
@@ -62,11 +62,12 @@ Status ReadSegmentRecords(Io* io, const SegmentRange& range, size_t max_bytes,
     // recovery verified it, a reader has the writer's word): a batch that
     // does not decode here is damage to acknowledged data, never a torn write.
     if (st != BatchState::kValid || h.base_seq > from) {
-      *end = SegmentEnd{true, st == BatchState::kZero, offset};
+      *end = SegmentEnd{true, st == BatchState::kZero, offset, next_seq};
       s = Status::Corruption("durable batch fails verification on read", range.path, offset);
       break;
     }
     budget_left = TakeRecords(h, reader.payload(), range.stop, max_bytes, &from, out);
+    next_seq = h.end_seq();
     cursor->seq = from;
     cursor->segment = range.base_seq;
     cursor->offset = offset;
@@ -76,7 +77,7 @@ Status ReadSegmentRecords(Io* io, const SegmentRange& range, size_t max_bytes,
     }
   }
   if (s.ok() && budget_left && from < range.stop && (offset >= size || offset >= range.stop_offset)) {
-    *end = SegmentEnd{true, true, offset};
+    *end = SegmentEnd{true, true, offset, next_seq};
   }
   io->Close(fd);
   return s.WithPath(range.path);

@@ -47,9 +47,11 @@ struct SegmentRange {
 // How a walk through the segment ended, when it ended before `stop` for
 // another reason than the byte budget.
 struct SegmentEnd {
-  bool early = false;   // it did
-  bool clean = false;   // at zeroed space or at the end of the file
-  uint64_t offset = 0;  // where
+  bool early = false;    // it did
+  bool clean = false;    // at zeroed space or at the end of the file
+  uint64_t offset = 0;   // where
+  uint64_t next_seq = 0; // the sequence number expected there: the end of
+                         // the last batch passed, else `from`
 };
 
 // Appends the records [from, stop) of the segment to `out` (at least one
