@@ -224,11 +224,15 @@ describe('what a reader may read', () => {
     const dir = tmpDir();
     const log = await CommitLog.open(dir, { preallocate: 'none' });
     for (let i = 0; i < 10; i++) await log.append(`r${i}`);
+    const opened = await LogReader.open(dir);
+    expect(opened.durableSeq).toBe(10);
     // The writer goes on writing HEAD through its open descriptor; readers no longer find it.
     fs.unlinkSync(path.join(dir, 'HEAD'));
     const reader = await LogReader.open(dir);
     // Batch 9 says records below 9 were durable when it was sealed; nothing says 9 is.
     expect(reader.durableSeq).toBe(9);
+    expect(opened.durableSeq).toBe(9);
+    await opened.close();
     expect([...(await readAll(reader)).keys()]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
     await log.append('r10');
     expect((await readAll(reader)).size).toBe(10);
@@ -329,6 +333,25 @@ describe('what a reader may read', () => {
     await reader.close();
     expect(await codeOf(reader.get(16))).toBe('LogError ERR_LOG_CLOSED');
     await log.close();
+  });
+});
+
+describe('finding records', () => {
+  it('finds any record of a large segment through its index, and the durable end moves it on', async () => {
+    const dir = tmpDir();
+    const log = await CommitLog.open(dir, { preallocate: 'none', segmentBytes: 16 << 20 });
+    const body = (i: number) => `r${i}-`.padEnd(1000 + (i % 7) * 500, 'x');
+    for (let k = 0; k < 40; k++) await log.appendMany(Array.from({ length: 100 }, (_, j) => body(k * 100 + j)));
+    expect(segmentFiles(dir).length).toBe(1);
+    const reader = await LogReader.open(dir);
+    for (const seq of [3999, 0, 2048, 1, 3001, 777, 3998]) expect((await reader.get(seq)).toString()).toBe(body(seq));
+    const from2500 = await readAll(reader, 2500);
+    expect(from2500.size).toBe(1500);
+    for (const [seq, data] of from2500) expect(data).toBe(body(seq));
+    await log.appendMany([body(4000), body(4001)]);
+    expect((await reader.get(4001)).toString()).toBe(body(4001));
+    await log.close();
+    await reader.close();
   });
 });
 

@@ -103,7 +103,9 @@ Status LogReader::ViewLocked(const Head& h, bool usable, bool deep, ReaderView* 
     }
   }
   if (!usable) {
-    if (!deep) {
+    // Cheap callers get the last proof; the first one is made even for them
+    // (a HEAD that was there at open and is gone now: never proven yet).
+    if (!deep && proven_) {
       *out = fallback_;
       return Status::OK();
     }
@@ -196,6 +198,7 @@ Status LogReader::ProveLocked(ReaderView* out) {
   fallback_ = ReaderView();
   fallback_.durable_seq = proven;
   fallback_.first_seq = first;
+  proven_ = true;
   *out = fallback_;
   return Status::OK();
 }

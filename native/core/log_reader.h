@@ -157,6 +157,7 @@ class LogReader {
   uint64_t listed_first_ = 0;
   Proof proof_;
   ReaderView fallback_;  // the last view proven without a HEAD
+  bool proven_ = false;  // fallback_ was computed at least once
 };
 
 }  // namespace commitlog

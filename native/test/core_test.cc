@@ -398,6 +398,34 @@ static void TestReaderDiscardsARaceWithACut(const std::string& dir) {
   CHECK(s.ok() && out.ends.empty());
 }
 
+// The cut API for truncateFrom: a lower durable end under a new generation,
+// published before the cut, stops readers at once: an iteration past it
+// fails (kNotFound), a new one reads up to it.
+static void TestPublishHeadAtStopsReadersBeforeACut(const std::string& dir) {
+  AppendAndClose(dir, 10);
+  LogOptions opts;
+  opts.preallocate = Preallocate::kNone;
+  std::unique_ptr<Log> log;
+  CHECK(Log::Open(PosixIo(), dir, opts, &log).ok());
+  if (!log) return;
+  log->Start([] {});
+  std::unique_ptr<LogReader> reader;
+  CHECK(LogReader::Open(PosixIo(), dir, &reader).ok());
+  if (!reader) return;
+  ReaderCursor past;
+  ReadResult out;
+  ReaderView view;
+  CHECK(reader->Read(0, UINT64_MAX, 1 << 20, &past, &out, &view).ok() && out.ends.size() == 10);
+  ReaderCursor before;
+  CHECK(reader->Read(0, 3, 1 << 20, &before, &out, &view).ok() && out.ends.size() == 3);
+  CHECK(log->PublishHeadAt(5, 0, 5 * 4096, true, true).ok());
+  Status s = reader->Read(10, UINT64_MAX, 1 << 20, &past, &out, &view);
+  CHECK(s.code() == Code::kNotFound);
+  CHECK(reader->Read(3, UINT64_MAX, 1 << 20, &before, &out, &view).ok());
+  CHECK(out.first_seq == 3 && out.ends.size() == 2 && view.durable_seq == 5);
+  CHECK(log->Close().ok());
+}
+
 // Readers on two threads share one LogReader while a writer appends from
 // two threads and retention deletes segments under them (run under TSan).
 static void TestReadersAlongsideAWriter(const std::string& dir) {
@@ -493,6 +521,7 @@ int main() {
   TestConcurrentAppendsAndRecovery(std::string(dir) + "/log");
   TestReaderDiscardsARaceWithACut(std::string(dir) + "/cut");
   TestReaderStopsAtHeadTailEnd(std::string(dir) + "/tail-end");
+  TestPublishHeadAtStopsReadersBeforeACut(std::string(dir) + "/publish-at");
   TestReadersAlongsideAWriter(std::string(dir) + "/readers");
   std::string rm = std::string("rm -rf ") + dir;
   if (std::system(rm.c_str()) != 0) failures++;
