@@ -14,6 +14,7 @@
       "native/core/reader.cc",
       "native/core/recovery.cc",
       "native/core/segment.cc",
+      "native/core/segment_index.cc",
       "native/core/segment_read.cc",
       "native/core/stats.cc",
       "native/core/status.cc",

@@ -20,8 +20,6 @@ namespace {
 constexpr int kHeadReadAttempts = 8;
 // Reads started over because the generation moved while they read.
 constexpr int kReadAttempts = 16;
-// Header walks skip from header to header: a small window reads less.
-constexpr size_t kIndexWindowBytes = 64 * 1024;
 
 std::string Num(uint64_t v) { return std::to_string(v); }
 
@@ -154,11 +152,7 @@ Status LogReader::ListLocked(uint64_t min_first, uint64_t generation) {
         if (old.base == seg.base) seg.index = old.index;
       }
     }
-    if (seg.index == nullptr) {
-      seg.index = std::make_shared<SegmentIndex>();
-      seg.index->generation = generation;
-      seg.index->walked_seq = seg.base;
-    }
+    if (seg.index == nullptr) seg.index = std::make_shared<SegmentIndex>(seg.base, generation);
     segs.push_back(std::move(seg));
   }
   segs_ = std::move(segs);
@@ -191,9 +185,9 @@ Status LogReader::ProveLocked(ReaderView* out) {
     // (a roll after the last batch's sync, recovery after syncing all),
     // unless the session ran with sync 'none', whose CHECKPOINT says so.
     if (!(have_cp_ && cp_.no_sync)) proven = std::max(proven, segs_.back().base);
-    s = WalkProofLocked(segs_.back());
+    s = proof_.Extend(io_, segs_.back().path, segs_.back().base, log_id_);
     if (!s.ok()) return s;
-    proven = std::max(proven, proof_.commit_seq);
+    proven = std::max(proven, proof_.commit_seq());
   }
   fallback_ = ReaderView();
   fallback_.durable_seq = proven;
@@ -201,34 +195,6 @@ Status LogReader::ProveLocked(ReaderView* out) {
   proven_ = true;
   *out = fallback_;
   return Status::OK();
-}
-
-Status LogReader::WalkProofLocked(const Segment& last) {
-  if (proof_.segment != last.base) {
-    proof_ = Proof();
-    proof_.segment = last.base;
-    proof_.chain.next_seq = last.base;
-    proof_.chain.check_chain = false;  // its predecessor is not read here
-  }
-  int fd;
-  Status s = io_->Open(last.path, O_RDONLY, 0, &fd);
-  if (!s.ok()) return s.err() == ENOENT ? Status::OK() : s;  // gone: the next listing says
-  uint64_t size = 0;
-  s = io_->FileSize(fd, &size);
-  BatchReader reader(io_, fd, size);
-  reader.set_log_id(log_id_);
-  // Only batches that continue the segment count, and each says what was
-  // durable when it was sealed (its commit watermark): never more.
-  while (s.ok() && proof_.offset < size) {
-    BatchHeader h;
-    BatchState st = reader.ReadAt(proof_.offset, &h, &s);
-    if (!s.ok() || st != BatchState::kValid || proof_.chain.Refuse(h) != nullptr) break;
-    proof_.chain.Accept(h);
-    proof_.commit_seq = std::max(proof_.commit_seq, h.commit_seq);
-    proof_.offset += h.span;
-  }
-  io_->Close(fd);
-  return s.WithPath(last.path);
 }
 
 Status LogReader::Locate(const ReaderView& v, uint64_t seq, Located* out) {
@@ -247,56 +213,11 @@ Status LogReader::Locate(const ReaderView& v, uint64_t seq, Located* out) {
     idx = it->index;
   }
   out->start_offset = 0;
-  std::lock_guard<std::mutex> l(idx->mu);
   // An index of another generation may point into batches that are no
   // longer there; a read under an older view is discarded anyway.
-  if (idx->generation != v.generation) return Status::OK();
+  if (idx->generation() != v.generation) return Status::OK();
   uint64_t stop_offset = v.generation != 0 && out->base == v.tail_base ? v.tail_end : UINT64_MAX;
-  Status s = Extend(out->path, idx.get(), seq, v.durable_seq, stop_offset);
-  if (!s.ok()) return s;
-  for (const IndexEntry& e : idx->entries) {
-    if (e.seq > seq) break;
-    out->start_offset = e.offset;
-  }
-  return Status::OK();
-}
-
-Status LogReader::Extend(const std::string& path, SegmentIndex* idx, uint64_t seq, uint64_t durable,
-                         uint64_t stop_offset) {
-  auto more = [&](uint64_t size) {
-    return idx->walked_offset < size && idx->walked_offset < stop_offset && idx->walked_seq <= seq &&
-           idx->walked_seq < durable;
-  };
-  if (!more(UINT64_MAX)) return Status::OK();
-  int fd;
-  Status s = io_->Open(path, O_RDONLY, 0, &fd);
-  if (!s.ok()) {
-    if (s.err() == ENOENT) return Status::NotFound("segment " + path + " was truncated away");
-    return s;
-  }
-  uint64_t size = 0;
-  s = io_->FileSize(fd, &size);
-  BatchReader reader(io_, fd, size, kIndexWindowBytes);
-  while (s.ok() && more(size)) {
-    const char* p;
-    size_t got = 0;
-    s = reader.Peek(idx->walked_offset, kMaxBatchHeaderSize, &p, &got);
-    if (!s.ok()) break;
-    // Headers only, CRC unchecked: the index only says where to start, and
-    // every batch read through it is verified whole.
-    BatchHeader h;
-    BatchState st = DecodeBatch(p, got, &h);
-    bool sane = st == BatchState::kValid || (st == BatchState::kTruncated && h.header_len != 0);
-    if (!sane || h.base_seq != idx->walked_seq) break;
-    if (idx->entries.empty() ||
-        idx->walked_offset >= idx->entries.back().offset + SegmentSet::kIndexStrideBytes) {
-      idx->entries.push_back({h.base_seq, idx->walked_offset});
-    }
-    idx->walked_offset += h.span;
-    idx->walked_seq = h.end_seq();
-  }
-  io_->Close(fd);
-  return s.WithPath(path);
+  return idx->Find(io_, out->path, seq, v.durable_seq, stop_offset, &out->start_offset);
 }
 
 Status LogReader::Read(uint64_t from, uint64_t limit, size_t max_bytes, ReaderCursor* cursor,

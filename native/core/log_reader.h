@@ -33,8 +33,8 @@
 #include "checkpoint.h"
 #include "head.h"
 #include "io.h"
-#include "reader.h"
 #include "segment.h"
+#include "segment_index.h"
 #include "segment_read.h"
 #include "status.h"
 
@@ -90,16 +90,6 @@ class LogReader {
   const std::string& dir() const { return dir_; }
 
  private:
-  // The sparse index of one segment: where batches start, one entry per
-  // SegmentSet::kIndexStrideBytes, built by walking headers as far as reads
-  // have needed (and never past the durable end).
-  struct SegmentIndex {
-    std::mutex mu;
-    uint64_t generation = 0;     // the view generation it was built under
-    std::vector<IndexEntry> entries;
-    uint64_t walked_offset = 0;  // the next header to read
-    uint64_t walked_seq = 0;     // the sequence number it must start at
-  };
   struct Segment {
     uint64_t base = 0;
     std::string path;
@@ -111,13 +101,6 @@ class LogReader {
     std::string path;
     uint64_t next_base = UINT64_MAX;  // UINT64_MAX for the last segment
     uint64_t start_offset = 0;        // a batch at or before the one holding it
-  };
-  // The proof of the durable end without a HEAD, kept between refreshes.
-  struct Proof {
-    uint64_t segment = UINT64_MAX;  // the last segment, walked so far
-    uint64_t offset = 0;
-    ChainState chain;
-    uint64_t commit_seq = 0;  // highest watermark of a batch continuing it
   };
   enum class Continuity { kSame, kCut, kUnknown };
 
@@ -137,12 +120,6 @@ class LogReader {
   // Whether a sealed segment that ends cleanly at end_seq, before the next
   // one begins at next_base, ends at numbers a 'truncate' recovery gave up.
   Status CheckGap(const ReaderView& v, uint64_t end_seq, const Located& loc, bool* gap);
-  // Walks headers of the segment until the index covers `seq`, or up to
-  // the durable end or stop_offset, whichever comes first.
-  Status Extend(const std::string& path, SegmentIndex* idx, uint64_t seq, uint64_t durable,
-                uint64_t stop_offset);
-  // Walks the last segment on from where the previous proof stopped.
-  Status WalkProofLocked(const Segment& last);
 
   Io* const io_;
   const std::string dir_;
@@ -155,7 +132,7 @@ class LogReader {
   bool listed_ = false;
   uint64_t listed_generation_ = 0;  // the view generation segs_ and their indexes belong to
   uint64_t listed_first_ = 0;
-  Proof proof_;
+  CommitProof proof_;  // of the last segment, without a HEAD
   ReaderView fallback_;  // the last view proven without a HEAD
   bool proven_ = false;  // fallback_ was computed at least once
 };

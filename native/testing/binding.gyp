@@ -20,6 +20,7 @@
         "../core/reader.cc",
         "../core/recovery.cc",
         "../core/segment.cc",
+        "../core/segment_index.cc",
         "../core/segment_read.cc",
         "../core/stats.cc",
         "../core/status.cc",
