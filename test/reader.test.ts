@@ -294,6 +294,30 @@ describe('what a reader may read', () => {
     await reader.close();
   });
 
+  it("skips numbers given up from the first record of a sealed segment on, whatever number a read starts at", async () => {
+    const dir = tmpDir();
+    const O = { segmentBytes: 64 * 1024, preallocate: 'none' as const };
+    const log = await CommitLog.open(dir, O);
+    for (let i = 0; i < 40; i++) await log.append(`r${i}-`.padEnd(4000, 'x'));
+    await log.close();
+    // Damage the first batch of the second segment (records 16..31): recovery cuts it
+    // from its first byte on and gives up 16..39.
+    const seg = segmentFiles(dir)[1];
+    expect(path.basename(seg)).toBe('00000000000000000016.log');
+    const bytes = fs.readFileSync(seg);
+    bytes[72 + 4] ^= 1;
+    fs.writeFileSync(seg, bytes);
+    const again = await CommitLog.open(dir, { ...O, recovery: 'truncate' });
+    expect([again.recovery.gapFrom, again.recovery.gapTo]).toEqual([16, 40]);
+    const reader = await LogReader.open(dir);
+    for (const from of [0, 16, 20, 39]) expect((await readAll(reader, from)).size).toBe(from === 0 ? 16 : 0);
+    expect((await reader.get(20).catch((e) => e)).code).toBe('ERR_OUT_OF_RANGE');
+    await again.append('after');
+    for (const from of [16, 25]) expect([...(await readAll(reader, from)).entries()]).toEqual([[40, 'after']]);
+    await again.close();
+    await reader.close();
+  });
+
   it('fails an iteration that retention left behind with ERR_LOG_TRUNCATED, and firstSeq follows retention', async () => {
     const dir = tmpDir();
     const log = await CommitLog.open(dir, { segmentBytes: 64 * 1024 });

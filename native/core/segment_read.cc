@@ -52,7 +52,10 @@ Status ReadSegmentRecords(Io* io, const SegmentRange& range, size_t max_bytes,
   }
   BatchReader reader(io, fd, size);
   reader.set_log_id(range.log_id);
-  uint64_t from = range.from, offset = range.offset, next_seq = range.from;
+  uint64_t from = range.from, offset = range.offset;
+  // Where the walk is in the log: the segment's start, or where the
+  // caller's cursor or index put it (the batch there holds `from`).
+  uint64_t next_seq = offset == 0 ? range.base_seq : range.from;
   bool budget_left = true;
   while (s.ok() && budget_left && from < range.stop && offset < size && offset < range.stop_offset) {
     BatchHeader h;

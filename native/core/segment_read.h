@@ -51,7 +51,8 @@ struct SegmentEnd {
   bool clean = false;    // at zeroed space or at the end of the file
   uint64_t offset = 0;   // where
   uint64_t next_seq = 0; // the sequence number expected there: the end of
-                         // the last batch passed, else `from`
+                         // the last batch passed, else the segment's base
+                         // (from offset 0) or `from`
 };
 
 // Appends the records [from, stop) of the segment to `out` (at least one
