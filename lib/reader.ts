@@ -252,6 +252,7 @@ export class LogReader {
     for (const w of [...this.#waiters]) w.wake();
     this.#watcher?.close();
     this.#watcher = undefined;
+    this.#idle();
     await Promise.allSettled([...this.#ops]);
     this[kHandle].close();
   }
