@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CommitLog, LogReader, type LogRecord } from '../lib';
-import { isRoot, parseBatches, segmentFiles, tmpDir } from './helpers';
+import { isRoot, parseBatches, segmentFiles, tmpDir, writeV1Log } from './helpers';
 
 const CHILD = path.join(__dirname, 'fixtures', 'reader-writer-child.js');
 
@@ -241,6 +241,22 @@ describe('what a reader may read', () => {
     expect((await readAll(reader)).size).toBe(11);
     expect(reader.durableSeq).toBe(11);
     await reader.close();
+  });
+
+  it('reads a log written by version 1 code, which has no HEAD: up to its clean CHECKPOINT, or without one up to the last watermark', async () => {
+    const groups = [[Buffer.from('a'), Buffer.from('b')], [Buffer.from('c')], [Buffer.from('d'), Buffer.from('e')]];
+    const withCheckpoint = tmpDir();
+    writeV1Log(withCheckpoint, groups, true);
+    const reader = await LogReader.open(withCheckpoint);
+    expect([...(await readAll(reader)).values()]).toEqual(['a', 'b', 'c', 'd', 'e']);
+    await reader.close();
+    // A version 1 batch's watermark is its base: the last group is not proven durable.
+    const without = tmpDir();
+    writeV1Log(without, groups, false);
+    const bare = await LogReader.open(without);
+    expect(bare.durableSeq).toBe(3);
+    expect([...(await readAll(bare)).values()]).toEqual(['a', 'b', 'c']);
+    await bare.close();
   });
 
   it("follows a sync 'none' writer: what it acknowledged, from the page cache", async () => {
