@@ -11,6 +11,8 @@ export const DEFAULT_BROKEN_BYTES_MAX = 1024 * 1024;
 /** Bounds of the period of retention's age timer (a quarter of maxAgeMs). */
 export const RETENTION_PERIOD_MIN_MS = 1000;
 export const RETENTION_PERIOD_MAX_MS = 60_000;
+/** Milliseconds between a LogReader's re-checks while followers wait (besides fs.watch). */
+export const DEFAULT_READER_POLL_MS = 1000;
 /** Bytes of records a read() fetches from disk per step. */
 export const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
 

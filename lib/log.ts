@@ -11,6 +11,7 @@ import { resolveOptions, type CommitLogOptions, type ResolvedOptions } from './o
 import {
   type ChunkSource,
   DurableWaiters,
+  emptyChunk,
   type LogRecord,
   type ReadOptions,
   RewindLog,
@@ -20,6 +21,7 @@ import {
   seqArg,
 } from './read';
 import { Retention, emptyRetentionStats, kRetentionPass, type RetentionStats } from './retention';
+import { openReader, type LogReader, type LogReaderOptions } from './reader';
 
 export type { LogRecord, ReadOptions } from './read';
 
@@ -108,16 +110,23 @@ export class CommitLog {
     this[kHandle] = handle;
     this.#durable = handle.durable();
     this.#source = {
-      readChunk: (seq, to, maxBytes, pos) =>
-        this.#track(this[kHandle].read(seq, to, maxBytes, pos.seq, pos.segment, pos.offset)),
+      readChunk: (seq, to, maxBytes, prev) => {
+        // Never past the durable end this side has seen: a record is not
+        // yielded before durableSeq (and its append's promise) says it is
+        // durable, even when the native side knows more.
+        const end = Math.min(to, this.#durable);
+        if (seq >= end) return Promise.resolve(emptyChunk(seq));
+        return this.#track(
+          this[kHandle].read(seq, end, maxBytes, prev?.cursorSeq, prev?.cursorSegment ?? 0, prev?.cursorOffset ?? 0),
+        );
+      },
       firstSeq: () => this.firstSeq,
-      durableSeq: () => this.#durable,
       isOpen: () => this.#state === 'open',
       failure: () =>
         this.#failure &&
         new LogError(`log failed: ${this.#failure.message}`, 'ERR_LOG_FAILED', { cause: this.#failure }),
       waitForMore: (seq, signal) => this.#waitForMore(seq, signal),
-      checkRewind: (since, seq) => this.#rewinds.check(since, seq),
+      checkRewind: (since, seen) => this.#rewinds.check(since, seen),
       rewindMark: () => this.#rewinds.mark(),
     };
     this.#retention = this.#startRetention();
@@ -156,6 +165,14 @@ export class CommitLog {
       await this.close().catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Opens a read-only reader of the log in `dir`, for other processes than the writer's: no lock,
+   * no writes, and only what the writer made durable. See LogReader.
+   */
+  static openReader(dir: string, options?: LogReaderOptions): Promise<LogReader> {
+    return openReader(dir, options);
   }
 
   /** Sequence number of the oldest record still in the log. */
@@ -265,7 +282,7 @@ export class CommitLog {
     } catch (err) {
       return Promise.reject(err);
     }
-    return getRecord(this.#source, seq);
+    return getRecord(this.#source, seq, () => this.#durable);
   }
 
   #waitForMore(seq: number, signal: AbortSignal | undefined): Promise<void> {

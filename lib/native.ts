@@ -38,6 +38,8 @@ export interface NativeStats {
   checkpointFailures: number;
   /** The last of those failures, or ''. */
   lastBackgroundError: string;
+  /** Writes of HEAD (the durable end readers see) that failed; readers lag until the next one. */
+  headFailures: number;
 }
 
 export interface NativeRecovery {
@@ -152,6 +154,41 @@ export interface NativeLogHandle {
   unref(): void;
 }
 
+/** What a read-only reader may read now: HEAD, or without one what the files prove. */
+export interface NativeReaderView {
+  /** Every record below it may be read. */
+  durable: number;
+  first: number;
+  /** HEAD's generation; 0n without a usable HEAD. A new one at every writer open or cut. */
+  generation: bigint;
+  /** The writer runs with sync 'none': its durable end is the page cache's. */
+  noSync: boolean;
+}
+
+/** A reader's chunk: LogHandle.read's, plus what the next read of the iteration needs. */
+export interface NativeReaderChunk extends NativeReadResult {
+  /** The view the records before cursorSeq were read under. */
+  generation: bigint;
+  /** The last record returned so far, and the crc of its batch: proof of continuity. */
+  hasAnchor: boolean;
+  anchorSeq: number;
+  anchorCrc: number;
+  /** The view this read read under. */
+  view: NativeReaderView;
+}
+
+export interface NativeReaderHandle {
+  /** `state`: the previous chunk of the same iteration, or undefined for its first read. */
+  read(from: number, limit: number, maxBytes: number, state: NativeReaderChunk | undefined): Promise<NativeReaderChunk>;
+  /** Reads HEAD (one small file) on the calling thread. */
+  view(): NativeReaderView;
+  /** The log's id (decimal), as its CHECKPOINT names it; '0' before one does. */
+  logId(): string;
+  /** Also re-lists the directory and, without a HEAD, proves the durable end again. */
+  refresh(): Promise<NativeReaderView>;
+  close(): void;
+}
+
 export interface NativeOpenOptions {
   sync: string;
   preallocate: string;
@@ -245,6 +282,7 @@ export interface NativeAddon {
     options: NativeOpenOptions,
     onDurable: (durableSeq: number, error: LogError | undefined) => void,
   ): Promise<NativeLogHandle>;
+  openReader(dir: string): Promise<NativeReaderHandle>;
   setErrorClass(cls: typeof LogError): void;
   crc32c(data: Uint8Array, init?: number): number;
   crc32cHardware: boolean;

@@ -71,35 +71,31 @@ export function parseReadOptions(options: unknown): ParsedRead {
   return { from, to, follow: o.follow === true, signal: signal as AbortSignal | undefined, cursor: o.cursor as string | undefined };
 }
 
-/** Where the previous chunk ended, so that the next read need not search. */
-export interface ReadPosition {
-  seq: number | undefined;
-  segment: number;
-  offset: number;
-}
-
-/** What a writer or a reader gives the iterator. */
-export interface ChunkSource {
-  /** Durable records from `seq` (below `to`), about `maxBytes` of them. */
-  readChunk(seq: number, to: number, maxBytes: number, pos: ReadPosition): Promise<NativeReadResult>;
+/** What a writer or a reader gives the iterator. `C` is its native chunk. */
+export interface ChunkSource<C extends NativeReadResult = NativeReadResult> {
+  /**
+   * Durable records from `seq` (below `to`), about `maxBytes` of them. `prev` is the previous
+   * chunk of the same iteration (where it ended, so that the next read need not search; for a
+   * reader, also its proof of continuity), undefined for a first read.
+   */
+  readChunk(seq: number, to: number, maxBytes: number, prev: C | undefined): Promise<C>;
   firstSeq(): number;
-  durableSeq(): number;
   /** 'open' while reads may go on. */
   isOpen(): boolean;
   /** The error that stopped the writer (no record will follow), if any. */
   failure(): Error | undefined;
   /**
-   * Resolves once durableSeq() > seq, or when the source closes, or when
-   * `signal` aborts (whichever first); never rejects. Costs nothing while
-   * it waits: no timer, no polling.
+   * Resolves once there may be records that `after` (the chunk that came
+   * back empty at `seq`) did not see, or when the source closes, or when
+   * `signal` aborts; never rejects. Costs nothing while it waits: no timer
+   * per follower, no polling.
    */
-  waitForMore(seq: number, signal: AbortSignal | undefined): Promise<void>;
+  waitForMore(seq: number, signal: AbortSignal | undefined, after: C): Promise<void>;
   /**
-   * Throws ERR_LOG_TRUNCATED if records at or above `seq` were dropped
-   * (truncateFrom, or a writer that restarted with less) since `since`, a
-   * value of rewindMark() taken before they were read.
+   * Throws ERR_LOG_TRUNCATED if a truncation since `since` (a value of
+   * rewindMark()) dropped a record below `seen` (one the caller was given).
    */
-  checkRewind(since: number, seq: number): void;
+  checkRewind(since: number, seen: number): void;
   rewindMark(): number;
 }
 
@@ -108,15 +104,15 @@ export interface ChunkSource {
  * `follow`, waits at the durable end for more. One chunk is held at a time:
  * a slow consumer holds at most about DEFAULT_READ_CHUNK_BYTES.
  */
-export async function* iterate(
-  src: ChunkSource,
+export async function* iterate<C extends NativeReadResult>(
+  src: ChunkSource<C>,
   from: number | undefined,
   to: number,
   follow: boolean,
   signal: AbortSignal | undefined,
 ): AsyncIterableIterator<LogRecord> {
   let seq = from ?? src.firstSeq();
-  const pos: ReadPosition = { seq: undefined, segment: 0, offset: 0 };
+  let prev: C | undefined;
   // Truncations before this mark cannot have dropped anything yielded.
   let mark = src.rewindMark();
   // Just past the last record yielded: a truncation at or below it dropped
@@ -131,38 +127,24 @@ export async function* iterate(
     if (seq >= to) return;
     src.checkRewind(mark, seen);
     if (src.rewindMark() !== mark) {
-      // The cached position may name a batch a truncation rewrote or removed.
-      pos.seq = undefined;
+      // The previous chunk may name a batch a truncation rewrote or removed.
+      prev = undefined;
       mark = src.rewindMark();
     }
-    if (seq >= src.durableSeq()) {
+    const chunk = await src.readChunk(seq, to, DEFAULT_READ_CHUNK_BYTES, prev);
+    const n = chunk.ends.length;
+    if (n === 0) {
+      // Nothing more is durable now; numbers given up by a 'truncate'
+      // recovery were skipped (`first` is past them).
+      seq = Math.max(seq, chunk.first);
       if (!follow) return;
       // A failed log makes nothing durable any more: a follower would wait forever.
       const failure = src.failure();
       if (failure) throw failure;
-      await src.waitForMore(seq, signal);
+      await src.waitForMore(seq, signal, chunk);
       continue;
     }
-    // Bounded by the durable end this side has seen, so that a record is
-    // never yielded before durableSeq (and, on a writer, its append's
-    // promise) says it is durable, even when the native side knows more.
-    const chunk = await src.readChunk(seq, Math.min(to, src.durableSeq()), DEFAULT_READ_CHUNK_BYTES, pos);
-    const n = chunk.ends.length;
-    if (n === 0) {
-      // Numbers given up by a 'truncate' recovery, skipped: go on after them.
-      if (chunk.first > seq) {
-        seq = chunk.first;
-        continue;
-      }
-      // The durable end moved down to seq while reading (a truncation at
-      // seq exactly) or the source closed: the loop top decides. Anything
-      // else would be a durable record the native read did not find, which
-      // it reports as corruption itself.
-      if (src.isOpen() && seq < src.durableSeq()) {
-        throw new LogError(`durable record ${seq} could not be read`, 'ERR_LOG_CORRUPT');
-      }
-      continue;
-    }
+    prev = chunk;
     let start = 0;
     for (let i = 0; i < n; i++) {
       const s = chunk.first + i;
@@ -176,34 +158,31 @@ export async function* iterate(
       if (signal?.aborted) return;
     }
     seq = chunk.first + n;
-    pos.seq = chunk.cursorSeq;
-    pos.segment = chunk.cursorSegment;
-    pos.offset = chunk.cursorOffset;
   }
 }
 
 /** One record's bytes (its own buffer), or the error saying why there is none. */
-export async function getRecord(src: ChunkSource, seq: number): Promise<Buffer> {
+export async function getRecord<C extends NativeReadResult>(
+  src: ChunkSource<C>,
+  seq: number,
+  durableSeq: () => number,
+): Promise<Buffer> {
   if (!src.isOpen()) throw closedError();
-  const durable = src.durableSeq();
-  if (seq >= durable) {
-    throw outOfRange('seq', `below the durable end (${durable})`, seq);
-  }
   const mark = src.rewindMark();
-  const chunk = await src.readChunk(seq, seq + 1, 1, { seq: undefined, segment: 0, offset: 0 });
+  const chunk = await src.readChunk(seq, seq + 1, 1, undefined);
   src.checkRewind(mark, seq + 1);
-  if (chunk.ends.length === 0) {
-    // The durable end moved below seq while reading (a truncation).
-    throw outOfRange('seq', `below the durable end (${src.durableSeq()})`, seq);
+  if (chunk.ends.length === 1 && chunk.first === seq) {
+    // The native read copied exactly this record into a buffer of its own.
+    return chunk.data.subarray(0, chunk.ends[0]);
   }
-  if (chunk.first !== seq) {
-    throw new LogError(
-      `sequence number ${seq} names no record: recovery gave it up (see recovery.gapFrom/gapTo)`,
-      'ERR_LOG_TRUNCATED',
-    );
-  }
-  // The native read copied exactly this record into a buffer of its own.
-  return chunk.data.subarray(0, chunk.ends[0]);
+  const durable = durableSeq();
+  if (seq >= durable) throw outOfRange('seq', `below the durable end (${durable})`, seq);
+  throw outOfRange('seq', "a number that holds a record (a 'truncate' recovery gave this one up)", seq);
+}
+
+/** A chunk with no records, at `seq`: what a read at the durable end returns. */
+export function emptyChunk(seq: number): NativeReadResult {
+  return { data: Buffer.alloc(0), ends: new Uint32Array(0), first: seq, cursorSeq: seq, cursorSegment: 0, cursorOffset: 0 };
 }
 
 /**

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Produces the worked example of docs/FORMAT.md: a fresh log in a temp dir,
 // appendMany(['hello', '', 'abc']) then append('xyz'), close, and a hexdump
-// of the segment's written part and of the CHECKPOINT. The epoch, log_id,
+// of the segment's written part, of the CHECKPOINT and of HEAD. The epoch, log_id,
 // timestamps and CRCs differ on every run. Run after `npm ci` (needs dist/).
 'use strict';
 const { execFileSync } = require('node:child_process');
@@ -32,6 +32,8 @@ async function main() {
     process.stdout.write(hexdump(path.join(dir, '00000000000000000000.log'), 8192));
     console.log('\nCHECKPOINT:');
     process.stdout.write(hexdump(path.join(dir, 'CHECKPOINT')));
+    console.log('\nHEAD:');
+    process.stdout.write(hexdump(path.join(dir, 'HEAD')));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -241,7 +241,12 @@ describe('truncateFrom', () => {
     let stop = false;
     const reader = (async () => {
       while (!stop) {
-        const got = await records(log);
+        // A read that yielded a record a truncation then dropped ends with
+        // ERR_LOG_TRUNCATED: never with records of a half-cut log.
+        const got = await records(log).catch((e) => {
+          if (e.code !== 'ERR_LOG_TRUNCATED') throw e;
+          return new Map<number, string>();
+        });
         // A prefix of the old log, consecutive from 0, content intact.
         let n = 0;
         for (const [s, b] of got) {
@@ -440,13 +445,14 @@ describe('truncateFrom after a crash', () => {
     'a crash at every step of the open that finishes a pending cut, then a power loss, gives the cut log: $name',
     async ({ make, seq }) => {
       // A log whose cut intent is durable and nothing else of the cut done:
-      // the process died right after the CHECKPOINT's five steps (temp file,
-      // write, fdatasync, rename, directory fsync).
+      // the process died right after HEAD's lower end for readers (write,
+      // fdatasync) and the CHECKPOINT's five steps (temp file, write,
+      // fdatasync, rename, directory fsync).
       const template = tmpDir();
       const acked = await build(template, make);
       fault.arm({ trackDurability: true });
       const log = await lib.CommitLog.open(template, SMALL);
-      fault.restart({ crashAt: 5 });
+      fault.restart({ crashAt: 7 });
       await log.truncateFrom(seq).catch(() => {});
       await log.close().catch(() => {});
       fault.disarm();

@@ -17,6 +17,8 @@
 //    fsync keeps or loses its change independently of the others.
 // After it, a strict open must succeed, and every record acknowledged by a
 // syncing mode must read back identical; numbers never name two contents.
+// A read-only reader (openReader) opened before that open must return only
+// records the open then finds, identical.
 // kill -9 cannot test this: it leaves the page cache.
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -188,11 +190,28 @@ async function live(st: LogState, round: number, rand: Rand, ids: { next: number
   await log.close().catch(() => {});
 }
 
+/** What a read-only reader returns from `dir` (nothing if no log was made there yet). */
+async function readerSees(dir: string): Promise<Map<number, Buffer>> {
+  const seen = new Map<number, Buffer>();
+  const reader = await lib.LogReader.open(dir).catch((e) => {
+    if (e.code !== 'ENOENT') throw e;
+    return undefined;
+  });
+  if (!reader) return seen;
+  try {
+    for await (const r of reader.read()) seen.set(r.seq, Buffer.from(r.data));
+  } finally {
+    await reader.close();
+  }
+  return seen;
+}
+
 /** After the power loss: a strict open, every durable record intact, groups whole, nothing unknown. */
-async function verify(st: LogState, round: number, seed: number) {
+async function verify(st: LogState, round: number, seed: number): Promise<number> {
   const fail = (what: string) => {
     throw new Error(`round ${round}: ${what} (seed ${seed}; replay with COMMITLOG_SEED=${seed})`);
   };
+  const byReader = await readerSees(st.dir).catch((e) => fail(`a reader failed: ${e.code}: ${e.message}`));
   const again = await lib.CommitLog.open(st.dir, { segmentBytes: 64 * 1024 });
   if (again.recovery.corruption) fail(`recovery reports corruption: ${again.recovery.reason}`);
   const first = again.firstSeq;
@@ -220,12 +239,16 @@ async function verify(st: LogState, round: number, seed: number) {
   for (const [key, g] of groups) {
     if (g.n !== g.parts && !st.cutGroups.has(key)) fail(`group ${key} has ${g.n} of ${g.parts} records`);
   }
+  for (const [seq, b] of byReader!) {
+    if (!seen.get(seq)?.equals(b)) fail(`a reader returned record ${seq}, which the log does not hold after recovery`);
+  }
   // Everything read now is durable: the open synced it.
   for (const [seq, b] of seen) st.durable.set(seq, b);
   const next = await again.append(rec(round, 1e6, 0, 10));
   if (next < (prev < 0 ? 0 : prev + 1)) fail(`append after recovery got ${next}, log ends at ${prev}`);
   st.durable.set(next, rec(round, 1e6, 0, 10));
   await again.close();
+  return byReader!.size;
 }
 
 describe('power loss', () => {
@@ -233,7 +256,7 @@ describe('power loss', () => {
     const seed = Number(process.env.COMMITLOG_SEED ?? Date.now() % 1e9);
     const rand = rngFrom(seed);
     let st: LogState = { dir: tmpDir(), durable: new Map(), maxTruncate: 0, cutGroups: new Set() };
-    const totals = { lives: 0, sectorsLost: 0, doomed: 0, namesReverted: 0 };
+    const totals = { lives: 0, sectorsLost: 0, doomed: 0, namesReverted: 0, readByReaders: 0 };
     try {
       for (let round = 0; round < LOG_ROUNDS; round++) {
         if (round % 20 === 0) st = { dir: tmpDir(), durable: new Map(), maxTruncate: 0, cutGroups: new Set() };
@@ -256,7 +279,7 @@ describe('power loss', () => {
         totals.doomed += pl.doomedSectors;
         totals.namesReverted += pl.dirOpsUndone;
         fault.disarm();
-        await verify(st, round, seed);
+        totals.readByReaders += await verify(st, round, seed);
       }
     } catch (err) {
       console.error(`power-loss test failed; replay with COMMITLOG_SEED=${seed}`);
@@ -267,11 +290,13 @@ describe('power loss', () => {
         `(${(totals.lives / LOG_ROUNDS).toFixed(2)} per crash); ${totals.sectorsLost} sectors lost, ` +
         `${totals.doomed} doomed by failed syncs, ${totals.namesReverted} directory entries reverted, ` +
         `${retentionDeleted} segments deleted by retention; ` +
-        `truncateFrom: ${cuts.done} done, ${cuts.interrupted} interrupted, ${cuts.refused} refused; 0 acknowledged records lost`,
+        `truncateFrom: ${cuts.done} done, ${cuts.interrupted} interrupted, ${cuts.refused} refused; 0 acknowledged records lost; ` +
+        `readers returned ${totals.readByReaders} records before recovery, all of them in the log after it`,
     );
     if (LOG_ROUNDS >= 200) expect(cuts.done).toBeGreaterThan(0);
     expect(totals.sectorsLost).toBeGreaterThan(0);
     expect(totals.namesReverted).toBeGreaterThan(0);
+    expect(totals.readByReaders).toBeGreaterThan(0);
   });
 
   it(`ConfigFile: load() returns the last acknowledged value or a newer one after ${CONFIG_ROUNDS} power losses with restarts`, async () => {

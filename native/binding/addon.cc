@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "inspect.h"
 #include "log_handle.h"
+#include "reader_handle.h"
 #include "workers.h"
 
 namespace commitlog {
@@ -301,6 +302,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(data);
   data->log_handle_ctor = Napi::Persistent(LogHandle::Init(env));
   exports.Set("open", Napi::Function::New(env, Open, "open"));
+  data->reader_handle_ctor = Napi::Persistent(ReaderHandle::Init(env));
+  exports.Set("openReader", Napi::Function::New(env, OpenReader, "openReader"));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClassJs, "setErrorClass"));
   exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
   exports.Set("crc32cHardware", Napi::Boolean::New(env, crc32c::IsHardwareAccelerated()));

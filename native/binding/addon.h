@@ -32,6 +32,7 @@ bool CanRunJs(Napi::Env env);
 struct AddonData {
   Napi::FunctionReference error_class;
   Napi::FunctionReference log_handle_ctor;
+  Napi::FunctionReference reader_handle_ctor;
   // ConfigFile lock fds that JavaScript holds: lockFile() resolved and
   // unlockFile() not called yet. A worker terminated between the two never
   // unlocks, and the flock, held by the whole process, would block every

@@ -318,6 +318,7 @@ Napi::Value LogHandle::Stats(const Napi::CallbackInfo& info) {
   o.Set("prepareFailures", Num(env, s.prepare_failures));
   o.Set("checkpointFailures", Num(env, s.checkpoint_failures));
   o.Set("lastBackgroundError", Napi::String::New(env, s.last_background_error));
+  o.Set("headFailures", Num(env, s.head_failures));
   return o;
 }
 

@@ -74,7 +74,7 @@ Status OpenLock(Io* io, const std::string& dir, uint32_t mode, int* fd) {
 
 Log::Log(Io* io, std::string dir, const LogOptions& options, int lock_fd)
     : io_(io), dir_(std::move(dir)), options_(options), lock_fd_(lock_fd),
-      checkpoint_(io, dir_, static_cast<int>(options.file_mode)) {}
+      checkpoint_(io, dir_, static_cast<int>(options.file_mode)), head_(io, dir_, options.file_mode) {}
 
 Log::~Log() {
   Close();
@@ -110,6 +110,8 @@ Status Log::Open(Io* io, const std::string& dir, const LogOptions& given,
   s = log->OpenTail(&rec, &tail);
   if (!s.ok()) return s.WithStep("open last segment");
   log->segments_.Reset(std::move(rec.segments));
+  s = log->OpenHead(*tail, rec.next_seq);
+  if (!s.ok()) return s.WithStep("publish head");
   log->committer_ = std::make_unique<Committer>(io, dir, options, &log->segments_, &log->checkpoint_,
                                                 std::move(tail), rec.next_seq);
   *out = std::move(log);
@@ -142,7 +144,56 @@ Status Log::OpenTail(RecoveredLog* rec, std::unique_ptr<ActiveSegment>* tail) {
   return Status::OK();
 }
 
-void Log::Start(std::function<void()> notify) { committer_->Start(std::move(notify)); }
+void Log::Start(std::function<void()> notify) {
+  committer_->Start([this, notify = std::move(notify)] {
+    PublishFlushed();
+    notify();
+  });
+}
+
+// --- HEAD: the durable end, for readers in other processes -------------------
+
+Status Log::OpenHead(const ActiveSegment& tail, uint64_t next_seq) {
+  Head h;
+  h.log_id = log_id_;
+  h.durable_seq = next_seq;  // recovery synced everything below it
+  h.first_seq = segments_.first_seq(next_seq);
+  h.tail_base = tail.base_seq();
+  h.tail_end = tail.offset();
+  h.no_sync = options_.sync == SyncMode::kNone;
+  return head_.Open(h);
+}
+
+void Log::PublishFlushed() {
+  // After a failure the durable end stands still: nothing new to say.
+  uint64_t durable = committer_->durable_seq();
+  uint64_t base = committer_->tail_base(), end = committer_->tail_end();
+  // A hint: a failed write leaves readers behind, never ahead; it is counted
+  // (stats().headFailures) and the next batch writes it again.
+  head_.Publish([&](Head* h) {
+    h->durable_seq = durable;
+    h->tail_base = base;
+    h->tail_end = end;
+    h->first_seq = segments_.first_seq(durable);
+  });
+}
+
+Status Log::PublishHead(bool sync, bool new_generation) {
+  return PublishHeadAt(committer_->durable_seq(), committer_->tail_base(), committer_->tail_end(),
+                       sync, new_generation);
+}
+
+Status Log::PublishHeadAt(uint64_t durable_seq, uint64_t tail_base, uint64_t tail_end, bool sync,
+                          bool new_generation) {
+  return head_.Publish(
+      [&](Head* h) {
+        h->durable_seq = durable_seq;
+        h->tail_base = tail_base;
+        h->tail_end = tail_end;
+        h->first_seq = segments_.first_seq(durable_seq);
+      },
+      sync, new_generation);
+}
 
 Status Log::Close() {
   if (closed_) return Status::OK();
@@ -172,7 +223,12 @@ Status Log::Close() {
     // The committer object stays: durable_seq(), failure() and stats remain
     // readable after close. Only its file goes.
     committer_->CloseFiles();
+    // Synced: until a writer opens the log again, a power loss would
+    // otherwise take readers back to what this session's open published.
+    // Best effort, like the checkpoint: if it fails, they see less, not more.
+    PublishHead(true, false);
   }
+  head_.Close();
   // Closing the descriptor releases the flock.
   io_->Close(lock_fd_);
   lock_fd_ = -1;
@@ -197,6 +253,9 @@ Status Log::DeleteSegmentsBefore(uint64_t seq, uint32_t* removed) {
   });
   if (!s.ok()) return s.WithStep("write checkpoint");
   segments_.RemoveFirst(paths.size());
+  // Readers re-list the directory when HEAD's first segment moves: before
+  // the files go, so that they stop opening them. A hint, like every publish.
+  head_.Publish([this, new_first](Head* h) { h->first_seq = segments_.first_seq(new_first); });
   for (const std::string& p : paths) {
     s = io_->Unlink(p);
     if (s.ok()) {
@@ -244,6 +303,15 @@ Status Log::CutFrom(uint64_t seq, uint32_t* chain_crc) {
     s = PlanCutInSegment(io_, holder, start, seq, log_id_, &plan);
     if (!s.ok()) return s.WithStep("read segment");
   }
+  // Readers in other processes first: a new generation (they drop what they
+  // read and check that their position still continues the log) and the
+  // lower end, synced, so that neither a reader now nor one after a power
+  // loss trusts a record the cut is about to remove. The kept segment's end
+  // is published as the cut's offset: the records below seq in a batch that
+  // is trimmed show again at the next batch's publish.
+  bool kept = !plan.segment.empty();
+  s = PublishHeadAt(seq, kept ? holder.base_seq : seq, kept ? plan.offset : 0, true, true);
+  if (!s.ok()) return s.WithStep("publish head");
   // The intent, durably, before any file changes: from here on recovery
   // finishes the cut, so a crash leaves the old log or the cut one. It no
   // longer claims anything durable at or past seq (nor a gap there): those
@@ -284,6 +352,7 @@ void Log::GetStats(LogStats* out) const {
   committer_->FillStats(out);
   out->first_seq = first_seq();
   out->segments = segments_.size();
+  out->head_failures = head_.failures();
 }
 
 Status Log::Read(uint64_t from, uint64_t limit, size_t max_bytes, ReadCursor* cursor,
@@ -311,7 +380,15 @@ Status Log::Read(uint64_t from, uint64_t limit, size_t max_bytes, ReadCursor* cu
     if (cursor->seq == from && cursor->segment == seg.base_seq) offset = cursor->offset;
     size_t before = out->ends.size();
     uint64_t stop = std::min({end, next_base, last ? UINT64_MAX : seg.end_seq});
-    Status s = ReadSegment(seg, offset, from, stop, max_bytes, cursor, out);
+    SegmentRange range;
+    range.path = seg.path;
+    range.base_seq = seg.base_seq;
+    range.log_id = log_id();
+    range.offset = offset;
+    range.from = from;
+    range.stop = stop;
+    SegmentEnd ended;
+    Status s = ReadSegmentRecords(io_, range, max_bytes, cursor, out, &ended);
     if (!s.ok()) return s;
     uint64_t next = out->first_seq + out->ends.size();
     if (out->ends.size() == before) {
@@ -326,61 +403,6 @@ Status Log::Read(uint64_t from, uint64_t limit, size_t max_bytes, ReadCursor* cu
   }
   if (first) out->first_seq = from;
   return Status::OK();
-}
-
-Status Log::ReadSegment(const SegmentMeta& seg, uint64_t offset, uint64_t from, uint64_t stop,
-                        size_t max_bytes, ReadCursor* cursor, ReadResult* out) const {
-  int fd;
-  Status s = io_->Open(seg.path, O_RDONLY, 0, &fd);
-  if (!s.ok()) {
-    if (s.err() == ENOENT) return Status::NotFound("segment " + seg.path + " was truncated away");
-    return s;
-  }
-  uint64_t size = 0;
-  s = io_->FileSize(fd, &size);
-  if (!s.ok()) {
-    io_->Close(fd);
-    return s.WithPath(seg.path);
-  }
-  BatchReader reader(io_, fd, size);
-  reader.set_log_id(log_id());
-  while (s.ok() && from < stop && offset < size) {
-    BatchHeader h;
-    BatchState st = reader.ReadAt(offset, &h, &s);
-    if (!s.ok()) break;
-    // Everything below `stop` was synced and verified by recovery: a batch
-    // that does not decode here is damage to acknowledged data, never a torn
-    // write.
-    if (st != BatchState::kValid || h.base_seq > from) {
-      s = Status::Corruption("durable batch fails verification on read", seg.path, offset);
-      break;
-    }
-    const char* p = reader.payload();
-    for (uint32_t i = 0; i < h.count; i++) {
-      uint32_t len = DecodeFixed32(p);
-      p += format::kRecordFrameSize;
-      uint64_t seq = h.base_seq + i;
-      if (seq >= from && seq < stop) {
-        if (!out->ends.empty() && out->data.size() + len > max_bytes) {
-          stop = seq;  // budget spent; resume at this record next time
-          break;
-        }
-        out->data.append(p, len);
-        out->ends.push_back(static_cast<uint32_t>(out->data.size()));
-        from = seq + 1;
-      }
-      p += len;
-    }
-    cursor->seq = from;
-    cursor->segment = seg.base_seq;
-    cursor->offset = offset;
-    if (from >= h.end_seq()) {
-      offset += h.span;
-      cursor->offset = offset;
-    }
-  }
-  io_->Close(fd);
-  return s.WithPath(seg.path);
 }
 
 }  // namespace commitlog

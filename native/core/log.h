@@ -14,28 +14,17 @@
 
 #include "checkpoint.h"
 #include "committer.h"
+#include "head.h"
 #include "io.h"
 #include "options.h"
 #include "recovery.h"
 #include "retention.h"
 #include "segment.h"
+#include "segment_read.h"
 #include "stats.h"
 #include "status.h"
 
 namespace commitlog {
-
-// Where the previous Read stopped, so that the next one need not search.
-struct ReadCursor {
-  uint64_t seq = UINT64_MAX;  // next sequence number to read
-  uint64_t segment = 0;       // base of the segment holding it
-  uint64_t offset = 0;        // offset of the batch holding it
-};
-
-struct ReadResult {
-  std::string data;            // the records' bytes, back to back
-  std::vector<uint32_t> ends;  // end of record i in data
-  uint64_t first_seq = 0;      // sequence number of record 0
-};
 
 class Log {
  public:
@@ -98,6 +87,17 @@ class Log {
   // Any other failure stops the log (fail-stop). Serialized with
   // TruncateBefore; reads wait while the files change.
   Status TruncateFrom(uint64_t seq, uint64_t* durable_before);
+  // Publishes the durable end to readers in other processes (HEAD, see
+  // head.h): the committer's durable end, tail and first segment. With
+  // new_generation, readers discard what they read under the previous
+  // generation and check that their position still continues the log; with
+  // sync, the record is durable on return. A change that lowers the durable
+  // end (a cut) must publish the lower end with both BEFORE it changes a
+  // file, through PublishHeadAt: a higher value must not survive a power
+  // loss, and readers must stop trusting what they read.
+  Status PublishHead(bool sync, bool new_generation);
+  Status PublishHeadAt(uint64_t durable_seq, uint64_t tail_base, uint64_t tail_end, bool sync,
+                       bool new_generation);
 
   void GetStats(LogStats* out) const;
   const RecoveryReport& recovery() const { return recovery_; }
@@ -110,8 +110,11 @@ class Log {
 
  private:
   Log(Io* io, std::string dir, const LogOptions& options, int lock_fd);
-  Status ReadSegment(const SegmentMeta& seg, uint64_t offset, uint64_t from, uint64_t stop,
-                     size_t max_bytes, ReadCursor* cursor, ReadResult* out) const;
+  // The first HEAD of this session (new generation, synced), after recovery.
+  Status OpenHead(const ActiveSegment& tail, uint64_t next_seq);
+  // On the flusher thread, after it published a new durable end: HEAD
+  // follows. The tail accessors are the flusher's own state there.
+  void PublishFlushed();
   // Opens the segment appends continue in (a new one at rec->next_seq when
   // recovery asks for a roll, or when the log is empty).
   Status OpenTail(RecoveredLog* rec, std::unique_ptr<ActiveSegment>* tail);
@@ -132,6 +135,7 @@ class Log {
   // sees a half-cut log.
   mutable std::shared_mutex cut_mu_;
   CheckpointKeeper checkpoint_;
+  HeadPublisher head_;
   uint64_t log_id_ = 0;
   std::unique_ptr<Committer> committer_;
   RecoveryReport recovery_;

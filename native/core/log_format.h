@@ -72,6 +72,14 @@ static constexpr uint16_t kCheckpointFlagGap = 4;      // gap_from/gap_to hold a
 static constexpr uint16_t kCheckpointFlagCut = 8;      // cut_seq: records at and past it are being dropped
 static constexpr uint16_t kCheckpointFlagsKnown = 15;
 
+// HEAD file layout: the durable end the writer publishes to readers.
+static constexpr const char* kHeadName = "HEAD";
+static constexpr uint32_t kHeadMagic = 0x44484c43u;  // bytes "CLHD"
+static constexpr uint16_t kHeadVersion = 1;
+static constexpr size_t kHeadSize = 64;
+static constexpr uint16_t kHeadFlagNoSync = 1;  // the writer runs with sync 'none'
+static constexpr uint16_t kHeadFlagsKnown = 1;
+
 static_assert(kBatchHeaderSizeV1 == kSpanOffset + 4, "span is the last version 1 field");
 static_assert(kBatchHeaderSize == kLogIdOffset + 8, "log_id is the last version 2 field");
 static_assert(kBatchHeaderSize % 8 == 0, "header keeps the payload 8-byte aligned");
@@ -79,6 +87,7 @@ static_assert(kMinAlign % 512 == 0, "batches start on sector boundaries");
 static_assert((kMaxAlign & (kMaxAlign - 1)) == 0, "alignment is a power of two");
 static_assert(kCheckpointSizeCut <= 512, "a checkpoint fits one sector");
 static_assert(kCheckpointSizeCut == kCheckpointCutSeqOffset + 8, "cut_seq is the last field");
+static_assert(kHeadSize <= 512, "HEAD fits one sector: one write, never torn in practice");
 
 }  // namespace format
 }  // namespace commitlog

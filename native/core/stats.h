@@ -51,6 +51,8 @@ struct LogStats {
   uint64_t prepare_failures = 0;     // next segment could not be prepared
   uint64_t checkpoint_failures = 0;  // CHECKPOINT could not be written
   std::string last_background_error;
+  // HEAD writes that failed (readers then lag behind until the next one).
+  uint64_t head_failures = 0;
 };
 
 }  // namespace commitlog

@@ -3,11 +3,15 @@
 // committer's threads under real concurrency. Built and run by
 // scripts/native-test.sh, under ThreadSanitizer and under
 // AddressSanitizer + UndefinedBehaviorSanitizer.
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -18,8 +22,10 @@
 #include "../core/checkpoint.h"
 #include "../core/coding.h"
 #include "../core/crc32c.h"
+#include "../core/head.h"
 #include "../core/log.h"
 #include "../core/log_format.h"
+#include "../core/log_reader.h"
 #include "../core/recovery.h"
 #include "../core/retention.h"
 
@@ -438,6 +444,258 @@ static void TestConcurrentAppendsAndRecovery(const std::string& dir) {
               static_cast<unsigned long long>(notified.load()));
 }
 
+
+// An Io that runs a hook once, right after the first read of a segment file
+// through it returned: what a writer in another process may do between a
+// reader's read of the records and its second look at HEAD.
+class HookIo final : public Io {
+ public:
+  std::function<void()> after_segment_read;
+
+  Status Open(const std::string& path, int flags, int mode, int* fd) override {
+    Status s = base_->Open(path, flags, mode, fd);
+    if (s.ok() && path.size() > 4 && path.compare(path.size() - 4, 4, ".log") == 0) {
+      std::lock_guard<std::mutex> l(mu_);
+      segment_fds_.push_back(*fd);
+    }
+    return s;
+  }
+  void Close(int fd) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      segment_fds_.erase(std::remove(segment_fds_.begin(), segment_fds_.end(), fd), segment_fds_.end());
+    }
+    base_->Close(fd);
+  }
+  Status PRead(int fd, char* buf, size_t n, uint64_t off, size_t* got) override {
+    Status s = base_->PRead(fd, buf, n, off, got);
+    std::function<void()> hook;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (std::find(segment_fds_.begin(), segment_fds_.end(), fd) != segment_fds_.end()) hook.swap(after_segment_read);
+    }
+    if (hook) hook();
+    return s;
+  }
+  Status PWrite(int fd, const char* d, size_t n, uint64_t off) override { return base_->PWrite(fd, d, n, off); }
+  Status Sync(int fd, SyncKind k) override { return base_->Sync(fd, k); }
+  Status Truncate(int fd, uint64_t size) override { return base_->Truncate(fd, size); }
+  Status DropCache(int fd) override { return base_->DropCache(fd); }
+  Status Allocate(int fd, uint64_t size) override { return base_->Allocate(fd, size); }
+  Status FileSize(int fd, uint64_t* size) override { return base_->FileSize(fd, size); }
+  Status LockExclusive(int fd, const std::string& p, bool w) override { return base_->LockExclusive(fd, p, w); }
+  Status Stat(const std::string& p, FileInfo* i) override { return base_->Stat(p, i); }
+  Status Rename(const std::string& a, const std::string& b) override { return base_->Rename(a, b); }
+  Status RenameNoReplace(const std::string& a, const std::string& b) override { return base_->RenameNoReplace(a, b); }
+  Status Link(const std::string& a, const std::string& b) override { return base_->Link(a, b); }
+  Status Unlink(const std::string& p) override { return base_->Unlink(p); }
+  Status MkDir(const std::string& p, int m) override { return base_->MkDir(p, m); }
+  Status ListDir(const std::string& p, std::vector<std::string>* n) override { return base_->ListDir(p, n); }
+  Status SyncDir(const std::string& p) override { return base_->SyncDir(p); }
+  Status RealPath(const std::string& p, std::string* o) override { return base_->RealPath(p, o); }
+
+ private:
+  Io* const base_ = PosixIo();
+  std::mutex mu_;
+  std::vector<int> segment_fds_;
+};
+
+static void AppendAndClose(const std::string& dir, int n) {
+  LogOptions opts;
+  opts.preallocate = Preallocate::kNone;
+  std::unique_ptr<Log> log;
+  Status s = Log::Open(PosixIo(), dir, opts, &log);
+  CHECK(s.ok());
+  if (!s.ok()) return;
+  log->Start([] {});
+  for (int i = 0; i < n; i++) {
+    std::string r = Record(i, 100);
+    const char* p = r.data();
+    size_t len = r.size();
+    uint64_t seq;
+    CHECK(log->Append(&p, &len, 1, &seq) == AppendResult::kOk);
+    while (log->durable_seq() <= seq && log->failure().ok()) std::this_thread::yield();  // one batch each
+  }
+  CHECK(log->Close().ok());
+}
+
+// Rewrites <dir>/HEAD as `change` says.
+static void EditHead(const std::string& dir, const std::function<void(Head*)>& change) {
+  Head h;
+  bool found = false;
+  CHECK(ReadHead(PosixIo(), dir, &h, &found).ok() && found);
+  change(&h);
+  std::string b = EncodeHead(h);
+  int fd;
+  CHECK(PosixIo()->Open(JoinPath(dir, format::kHeadName), O_WRONLY, 0, &fd).ok());
+  CHECK(PosixIo()->PWrite(fd, b.data(), b.size(), 0).ok());
+  PosixIo()->Close(fd);
+}
+
+// HEAD's tail end is a second, independent bound: in the tail segment no
+// batch at or past it is read, whatever durable_seq says.
+static void TestReaderStopsAtHeadTailEnd(const std::string& dir) {
+  AppendAndClose(dir, 4);
+  EditHead(dir, [](Head* h) {
+    CHECK(h->durable_seq == 4 && h->tail_end == 4 * 4096);
+    h->tail_end = 2 * 4096;
+  });
+  std::unique_ptr<LogReader> reader;
+  CHECK(LogReader::Open(PosixIo(), dir, &reader).ok());
+  if (!reader) return;
+  ReaderCursor cursor;
+  ReadResult out;
+  ReaderView view;
+  CHECK(reader->Read(0, UINT64_MAX, 1 << 20, &cursor, &out, &view).ok());
+  CHECK(out.ends.size() == 2);
+}
+
+// The seqlock: records read while a writer cut the log (a new generation
+// whose durable end is lower) are discarded, and the read starts over under
+// the new HEAD, which no longer has them.
+static void TestReaderDiscardsARaceWithACut(const std::string& dir) {
+  AppendAndClose(dir, 10);
+  HookIo io;
+  std::unique_ptr<LogReader> reader;
+  Status s = LogReader::Open(&io, dir, &reader);
+  CHECK(s.ok());
+  if (!s.ok()) return;
+  bool fired = false;
+  io.after_segment_read = [&] {
+    fired = true;
+    EditHead(dir, [](Head* h) {
+      h->generation = NewGeneration();
+      h->durable_seq = 5;
+    });
+  };
+  ReaderCursor cursor;
+  ReadResult out;
+  ReaderView view;
+  s = reader->Read(0, UINT64_MAX, 1 << 20, &cursor, &out, &view);
+  CHECK(s.ok());
+  CHECK(fired);
+  CHECK(view.durable_seq == 5);
+  CHECK(out.ends.size() == 5);
+  CHECK(out.first_seq == 0);
+  CHECK(out.data.substr(0, out.ends[0]) == Record(0, 100));
+  // The cursor was at 5 under the new generation: still continuous.
+  s = reader->Read(5, UINT64_MAX, 1 << 20, &cursor, &out, &view);
+  CHECK(s.ok() && out.ends.empty());
+}
+
+// The cut API for truncateFrom: a lower durable end under a new generation,
+// published before the cut, stops readers at once: an iteration past it
+// fails (kNotFound), a new one reads up to it.
+static void TestPublishHeadAtStopsReadersBeforeACut(const std::string& dir) {
+  AppendAndClose(dir, 10);
+  LogOptions opts;
+  opts.preallocate = Preallocate::kNone;
+  std::unique_ptr<Log> log;
+  CHECK(Log::Open(PosixIo(), dir, opts, &log).ok());
+  if (!log) return;
+  log->Start([] {});
+  std::unique_ptr<LogReader> reader;
+  CHECK(LogReader::Open(PosixIo(), dir, &reader).ok());
+  if (!reader) return;
+  ReaderCursor past;
+  ReadResult out;
+  ReaderView view;
+  CHECK(reader->Read(0, UINT64_MAX, 1 << 20, &past, &out, &view).ok() && out.ends.size() == 10);
+  ReaderCursor before;
+  CHECK(reader->Read(0, 3, 1 << 20, &before, &out, &view).ok() && out.ends.size() == 3);
+  CHECK(log->PublishHeadAt(5, 0, 5 * 4096, true, true).ok());
+  Status s = reader->Read(10, UINT64_MAX, 1 << 20, &past, &out, &view);
+  CHECK(s.code() == Code::kNotFound);
+  CHECK(reader->Read(3, UINT64_MAX, 1 << 20, &before, &out, &view).ok());
+  CHECK(out.first_seq == 3 && out.ends.size() == 2 && view.durable_seq == 5);
+  CHECK(log->Close().ok());
+}
+
+// Readers on two threads share one LogReader while a writer appends from
+// two threads and retention deletes segments under them (run under TSan).
+static void TestReadersAlongsideAWriter(const std::string& dir) {
+  LogOptions opts;
+  opts.segment_bytes = 128 * 1024;
+  opts.preallocate = Preallocate::kNone;
+  const int kWriters = 2, kPerWriter = 1500;
+  const uint64_t kTotal = kWriters * kPerWriter;
+  std::unique_ptr<Log> log;
+  Status s = Log::Open(PosixIo(), dir, opts, &log);
+  CHECK(s.ok());
+  if (!s.ok()) return;
+  log->Start([] {});
+  std::unique_ptr<LogReader> reader;
+  s = LogReader::Open(PosixIo(), dir, &reader);
+  CHECK(s.ok());
+  if (!s.ok()) return;
+  // A record names its writer and counter; its bytes follow from them.
+  auto record = [](int w, int i) {
+    std::string r = std::to_string(w) + ":" + std::to_string(i) + ":";
+    return r + Record(w * 100000 + i, 50 + (i * 37) % 3000);
+  };
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; w++) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter; i++) {
+        std::string r = record(w, i);
+        const char* p = r.data();
+        size_t n = r.size();
+        uint64_t seq;
+        AppendResult res;
+        while ((res = log->Append(&p, &n, 1, &seq)) == AppendResult::kFull) std::this_thread::yield();
+        CHECK(res == AppendResult::kOk);
+        if (w == 0 && i == kPerWriter / 2) {
+          uint32_t removed = 0;
+          CHECK(log->TruncateBefore(log->durable_seq() / 2, &removed).ok());
+        }
+      }
+    });
+  }
+  std::atomic<int> bad{0};
+  for (int t = 0; t < 2; t++) {
+    threads.emplace_back([&] {
+      ReaderCursor cursor;
+      uint64_t next = 0;
+      std::vector<int> last(kWriters, -1);
+      while (next < kTotal) {
+        ReadResult out;
+        ReaderView view;
+        Status rs = reader->Read(next, UINT64_MAX, 64 * 1024, &cursor, &out, &view);
+        if (rs.code() == Code::kNotFound) {
+          // Retention went past us: go on at the oldest record left.
+          ReaderView now;
+          if (!reader->Peek(&now).ok() || now.first_seq <= next) {
+            bad++;
+            break;
+          }
+          cursor = ReaderCursor();
+          next = now.first_seq;
+          continue;
+        }
+        if (!rs.ok()) {
+          bad++;
+          break;
+        }
+        if (out.first_seq + out.ends.size() > view.durable_seq) bad++;
+        uint32_t start = 0;
+        for (size_t k = 0; k < out.ends.size(); k++) {
+          std::string got = out.data.substr(start, out.ends[k] - start);
+          start = out.ends[k];
+          int w = std::atoi(got.c_str());
+          int i = std::atoi(got.c_str() + got.find(':') + 1);
+          if (w < 0 || w >= kWriters || got != record(w, i) || i <= last[w]) bad++;
+          last[w] = i;
+        }
+        next = out.first_seq + out.ends.size();
+        if (out.ends.empty()) std::this_thread::yield();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(bad.load() == 0);
+  CHECK(log->Close().ok());
+}
+
 int main() {
   char tmpl[] = "/tmp/commitlog-core-XXXXXX";
   const char* dir = mkdtemp(tmpl);
@@ -450,6 +708,10 @@ int main() {
   TestDecidePendingCut();
   TestConcurrentAppendsAndRecovery(std::string(dir) + "/log");
   TestConcurrentTruncateFrom(std::string(dir) + "/cut");
+  TestReaderDiscardsARaceWithACut(std::string(dir) + "/reader-cut");
+  TestReaderStopsAtHeadTailEnd(std::string(dir) + "/tail-end");
+  TestPublishHeadAtStopsReadersBeforeACut(std::string(dir) + "/publish-at");
+  TestReadersAlongsideAWriter(std::string(dir) + "/readers");
   std::string rm = std::string("rm -rf ") + dir;
   if (std::system(rm.c_str()) != 0) failures++;
   if (failures > 0) {
