@@ -133,6 +133,25 @@ describe('CommitLog cursors', () => {
     await log.close();
   });
 
+  it('a reader (CommitLog.openReader) owns a cursor from its process: it commits, reads from it, and the writer lists it and its retention holds for it', async () => {
+    const dir = tmpDir();
+    const log = await CommitLog.open(dir, { segmentBytes: 64 * 1024, retention: { maxBytes: 1, holdForCursors: true } });
+    const reader = await CommitLog.openReader(dir);
+    const c = await reader.cursor('remote');
+    expect(c.position).toBe(0);
+    for (let i = 0; i < 64; i++) await log.append(Buffer.alloc(4000, i));
+    await c.commit(20);
+    expect((await log.cursors()).find((x) => x.name === 'remote')?.position).toBe(20);
+    const seen: number[] = [];
+    for await (const r of reader.read({ cursor: 'remote', to: 23 })) seen.push(r.seq);
+    expect(seen).toEqual([20, 21, 22]);
+    // The writer's passes (one per roll) never went past the segment holding 20.
+    expect(log.firstSeq).toBeLessThanOrEqual(20);
+    await expect(c.commit(reader.durableSeq + 1)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await reader.close();
+    await log.close();
+  });
+
   it('rejects invalid cursor names with a coded error and touches nothing', async () => {
     const dir = tmpDir();
     const log = await logWith(1, dir);

@@ -144,3 +144,41 @@ describe('examples/consumer-with-cursor.js', () => {
     expect(seen.size).toBe(1000);
   });
 });
+
+describe('examples/cross-process-follower.js', () => {
+  it('follows what a writer in another process makes durable, across a kill -9 and restart of the writer', async () => {
+    const dir = tmpDir();
+    let svc = start('ingest-service.js', [dir]);
+    let port = Number((await line(svc.lines, /listening on (\d+)/))[1]);
+    const post = async (body: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}/records`, { method: 'POST', body });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { seq: number }).seq;
+    };
+    for (let i = 0; i < 5; i++) await post(`a${i}`);
+    const f = start('cross-process-follower.js', [dir]);
+    await line(f.lines, /following from 0/);
+    const got: string[] = [];
+    const want = async (n: number) => {
+      while (got.length < n) got.push((await line(f.lines, /^\d+ \S+$/))[0]);
+    };
+    await want(5);
+    for (let i = 0; i < 5; i++) await post(`b${i}`);
+    await want(10);
+    const dead = exited(svc.child);
+    svc.child.kill('SIGKILL');
+    await dead;
+    svc = start('ingest-service.js', [dir]);
+    port = Number((await line(svc.lines, /listening on (\d+)/))[1]);
+    for (let i = 0; i < 5; i++) await post(`c${i}`);
+    await want(15);
+    expect(got).toEqual([
+      ...Array.from({ length: 5 }, (_, i) => `${i} a${i}`),
+      ...Array.from({ length: 5 }, (_, i) => `${5 + i} b${i}`),
+      ...Array.from({ length: 5 }, (_, i) => `${10 + i} c${i}`),
+    ]);
+    const stopped = exited(f.child);
+    f.child.kill('SIGTERM');
+    expect(await stopped).toBe(0);
+  });
+});
