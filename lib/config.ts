@@ -453,7 +453,7 @@ export class ConfigFile<T = unknown> extends EventEmitter {
 
   #locked<R>(target: string, fn: () => Promise<R>): Promise<R> {
     return withLocalLock(target, async () => {
-      const fd = await native.lockFile(target);
+      const fd = await native.lockFile(target, this.#mode);
       try {
         return await fn();
       } finally {

@@ -231,6 +231,10 @@ export class Cursor {
       if (current.version !== expected) {
         throw conflict(file, `was written by someone else (version ${current.version}, this cursor had ${expected})`);
       }
+      // Again under the cursor's lock: a truncation's clamp (which takes
+      // this lock too) may have run since the check above, lowering the end.
+      const now = this.#ctx.durableSeq();
+      if (position > now) throw outOfRange('nextSeq', `at most the durable end (${now})`, position);
       return next;
     });
     this.#version = next.version;

@@ -64,6 +64,11 @@ export function invalidValue(name: string, reason: string, actual: unknown): Cod
   );
 }
 
+/** ERR_LOG_FAILED: the log stopped earlier; `cause` is what stopped it. */
+export function failedError(cause: Error): LogError {
+  return new LogError(`log failed: ${cause.message}`, 'ERR_LOG_FAILED', { cause });
+}
+
 export function closedError(): LogError {
   return new LogError('log is closed', 'ERR_LOG_CLOSED');
 }

@@ -1,5 +1,5 @@
 import { type Cursor, type CursorInfo, type CursorOptions, CursorStore, checkName } from './cursor';
-import { LogError, closedError, invalidArgType, outOfRange } from './errors';
+import { LogError, closedError, failedError, invalidArgType, outOfRange } from './errors';
 import {
   APPEND_FULL,
   native,
@@ -101,6 +101,10 @@ export class CommitLog {
   #rewinds = new RewindLog();
   readonly #source: ChunkSource;
   #cursors: CursorStore | undefined;
+  // Set when the façade itself must stop taking appends (a truncateFrom
+  // whose cursor clamp failed): the native log works, but appending would
+  // break a guarantee. Every later append rejects with ERR_LOG_FAILED.
+  #stopped: LogError | undefined;
   readonly #retention: Retention | undefined;
 
   private constructor(dir: string, options: ResolvedOptions, handle: NativeLogHandle) {
@@ -122,9 +126,7 @@ export class CommitLog {
       },
       firstSeq: () => this.firstSeq,
       isOpen: () => this.#state === 'open',
-      failure: () =>
-        this.#failure &&
-        new LogError(`log failed: ${this.#failure.message}`, 'ERR_LOG_FAILED', { cause: this.#failure }),
+      failure: () => this.#failure && failedError(this.#failure),
       waitForMore: (seq, signal) => this.#waitForMore(seq, signal),
       checkRewind: (since, seen) => this.#rewinds.check(since, seen),
       rewindMark: () => this.#rewinds.mark(),
@@ -388,11 +390,36 @@ export class CommitLog {
     const policy = this.#options.retention;
     if (!policy) return undefined;
     const h = this[kHandle];
+    // The cursors were read before the pass runs: a truncateFrom in between
+    // clamps them to its cut, and records appended at the cut's numbers
+    // must not go before they are consumed. So the hold is lowered to every
+    // cut since it was read, and to every cut queued or running (native
+    // passes and cuts run one at a time, in order).
+    let holdMark = 0;
     return new Retention(policy, {
-      pass: (hold, now) => h.retain(policy.maxBytes, policy.maxAgeMs, hold, now),
+      pass: (hold, now) => {
+        if (hold !== undefined) {
+          for (const cut of [this.#rewinds.cutsSince(holdMark), this.#queuedCuts()].flat()) hold = Math.min(hold, cut);
+        }
+        return h.retain(policy.maxBytes, policy.maxAgeMs, hold, now);
+      },
       segmentsAdded: () => h.segmentsAdded(),
-      holdBack: policy.holdForCursors ? () => this.#slowestCursor() : undefined,
+      holdBack: policy.holdForCursors
+        ? () => {
+            holdMark = this.#rewinds.mark();
+            return this.#slowestCursor();
+          }
+        : undefined,
     });
+  }
+
+  #queuedCuts(): number[] {
+    const out: number[] = [];
+    for (let i = this.#waitHead; i < this.#waiting.length; i++) {
+      const w = this.#waiting[i];
+      if ('cut' in w) out.push(w.cut);
+    }
+    return out;
   }
 
   // The first sequence number the slowest durable cursor has not consumed:
@@ -451,6 +478,7 @@ export class CommitLog {
 
   #submit(records: Uint8Array[], many: boolean): Promise<number> {
     if (this.#state !== 'open') return Promise.reject(closedError());
+    if (this.#stopped) return Promise.reject(failedError(this.#stopped));
     if (this.#waiting.length === this.#waitHead) {
       const h = this[kHandle];
       const r = many ? h.appendMany(records) : h.append(records[0]);
@@ -558,16 +586,28 @@ export class CommitLog {
       (durableBefore) => {
         this.#resolveDurable(durableBefore);
         this.#rewind(w.cut);
-        this.#cutDone(w);
         // Durable cursors past the cut would skip the records appended at
-        // those numbers next: clamped to it (durably; if this fails, or the
-        // process dies first, the next open clamps them: see #clampCursors).
+        // those numbers next: they are clamped to it, durably, BEFORE any
+        // append queued behind the cut is staged. If the process dies first,
+        // the next open clamps them (nothing was appended past the cut, so
+        // its durable end is the cut: see #clampCursors). If the clamp
+        // fails, the log stops taking appends (fail-stop): appending would
+        // let a cursor past the cut skip them for good.
         this.#track(this.#cursorStore().clampAbove(w.cut)).then(
-          () => w.resolve(),
-          (err: Error) => w.reject(err),
+          () => {
+            this.#cutDone(w);
+            w.resolve();
+            this.#drainWaiting();
+            this.#unrefIfIdle();
+          },
+          (err: LogError) => {
+            this.#cutDone(w);
+            this.#stopped = err;
+            w.reject(err);
+            this.#fail(err);
+            this.#unrefIfIdle();
+          },
         );
-        this.#drainWaiting();
-        this.#unrefIfIdle();
       },
       (err: Error) => {
         this.#cutDone(w);

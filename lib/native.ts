@@ -295,7 +295,8 @@ export interface NativeAddon {
   configRemove(target: string, main: boolean): Promise<void>;
   /** mkdir (an existing directory is fine), fsync of it and of its parent. */
   makeDirDurable(path: string, mode: number): Promise<void>;
-  lockFile(target: string): Promise<number>;
+  /** Locks `<target>.lock` (created with `mode`), waiting for other holders. */
+  lockFile(target: string, mode: number): Promise<number>;
   unlockFile(fd: number): void;
   configWrap(payload: Uint8Array): Buffer;
   /** undefined when intact (content from byte 16 on), else why not. */

@@ -240,6 +240,11 @@ export class RewindLog {
     this.#cuts.push(seq);
   }
 
+  /** The cuts made since `since` (a mark()). */
+  cutsSince(since: number): number[] {
+    return this.#cuts.slice(since);
+  }
+
   check(since: number, seq: number): void {
     for (let i = since; i < this.#count; i++) {
       const cut = this.#cuts[i];

@@ -316,6 +316,12 @@ describe('CursorStore shared by several owners', () => {
     await storeOn(b, { seq: 1 }, { mode: 0o640 }).open('c');
     expect(fs.statSync(path.join(b, 'cursors')).mode & 0o777).toBe(0o750);
     expect(fs.statSync(path.join(b, 'cursors', 'c.cursor')).mode & 0o777).toBe(0o640);
+    // Its lock too: an owner in another account of the log's group (a reader
+    // process) creates it, and the writer must open it all the same (found
+    // by a review: a 0o600 lock of the reader's account made the writer's
+    // open fail with EACCES).
+    await (await storeOn(b, { seq: 1 }, { mode: 0o640 }).open('c')).commit(1);
+    expect(fs.statSync(path.join(b, 'cursors', 'c.cursor.lock')).mode & 0o777).toBe(0o640);
     expect(() => storeOn(b, { seq: 1 }, { mode: 0o10000 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });
 

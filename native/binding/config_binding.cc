@@ -135,14 +135,16 @@ Napi::Value MoveDurableJs(const Napi::CallbackInfo& info) {
   return w->Queue();
 }
 
-// lockFile(target) -> Promise<fd>; waits for other processes' saves.
+// lockFile(target, mode) -> Promise<fd>; waits for other processes' saves.
 Napi::Value LockFileJs(const Napi::CallbackInfo& info) {
   if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
-  if (!info[0].IsString()) return Fail(info.Env(), "lockFile(target)");
+  if (!info[0].IsString() || !info[1].IsNumber()) return Fail(info.Env(), "lockFile(target, mode)");
   std::string target = info[0].As<Napi::String>().Utf8Value();
+  uint32_t mode = info[1].As<Napi::Number>().Uint32Value() & 07777;
   auto fd = std::make_shared<int>(-1);
   auto* w = new TaskWorker(
-      info.Env(), "commitlog.lockFile", [target, fd] { return LockFile(BindingIo(), target, fd.get()); },
+      info.Env(), "commitlog.lockFile",
+      [target, mode, fd] { return LockFile(BindingIo(), target, mode, fd.get()); },
       [fd](Napi::Env env) -> Napi::Value {
         // Held by JavaScript from here on; see AddonData::held_locks.
         AddonData::Get(env)->held_locks.insert(*fd);

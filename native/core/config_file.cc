@@ -197,9 +197,12 @@ bool UnwrapChecked(const char* bytes, size_t n, std::string* reason) {
   return true;
 }
 
-Status LockFile(Io* io, const std::string& target, int* fd) {
+Status LockFile(Io* io, const std::string& target, uint32_t mode, int* fd) {
   std::string path = target + ".lock";
-  Status s = io->Open(path, O_RDWR | O_CREAT, 0600, fd);
+  // Read-only: flock needs no write access, so an owner in another account
+  // (a reader process in the log's group, committing its cursor) and the
+  // writer can both take the lock; it is created with the file's own mode.
+  Status s = io->Open(path, O_RDONLY | O_CREAT, mode, fd);
   if (!s.ok()) return s;
   s = io->LockExclusive(*fd, path, /*wait=*/true);
   if (!s.ok()) io->Close(*fd);

@@ -86,7 +86,7 @@ bool UnwrapChecked(const char* bytes, size_t n, std::string* reason);
 
 // Takes <target>.lock exclusively, waiting for other processes. *fd holds it
 // until UnlockFile.
-Status LockFile(Io* io, const std::string& target, int* fd);
+Status LockFile(Io* io, const std::string& target, uint32_t mode, int* fd);
 void UnlockFile(Io* io, int fd);
 
 }  // namespace commitlog

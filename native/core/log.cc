@@ -287,6 +287,11 @@ Status Log::TruncateFrom(uint64_t seq, uint64_t* durable_before) {
   } else if (s.ok() && seq < durable) {
     std::unique_lock<std::shared_mutex> no_reads(cut_mu_);
     s = committer_->Rewind(seq, [this, seq](uint32_t* chain_crc) { return CutFrom(seq, chain_crc); });
+    // The cut published the cut batch's offset as the kept segment's end,
+    // hiding the records below seq that a trimmed batch holds; now the new
+    // tail segment is the one being written and all of the kept one counts.
+    // A hint like every publish: if it fails, the next batch writes it.
+    if (s.ok()) PublishHead(false, false);
   }
   committer_->Resume();
   return s;

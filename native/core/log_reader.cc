@@ -189,6 +189,10 @@ Status LogReader::ProveLocked(ReaderView* out) {
     if (!s.ok()) return s;
     proven = std::max(proven, proof_.commit_seq());
   }
+  // A pending cut (truncateFrom's intent, which the next writer open
+  // finishes): nothing at or past it is part of the log any more, whatever
+  // the files still hold.
+  if (have_cp_ && cp_.has_cut) proven = std::min(proven, cp_.cut_seq);
   fallback_ = ReaderView();
   fallback_.durable_seq = proven;
   fallback_.first_seq = first;
