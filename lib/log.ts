@@ -1,4 +1,4 @@
-import { type Cursor, type CursorInfo, type CursorOptions, CursorStore, checkName } from './cursor';
+import { type Cursor, type CursorInfo, type CursorOptions, CursorStore } from './cursor';
 import { LogError, closedError, failedError, invalidArgType, outOfRange } from './errors';
 import {
   APPEND_FULL,
@@ -16,8 +16,7 @@ import {
   type ReadOptions,
   RewindLog,
   getRecord,
-  iterate,
-  parseReadOptions,
+  readRecords,
   seqArg,
 } from './read';
 import { Retention, emptyRetentionStats, kRetentionPass, type RetentionStats } from './retention';
@@ -255,22 +254,7 @@ export class CommitLog {
    * to keep it long.
    */
   read(options: ReadOptions = {}): AsyncIterableIterator<LogRecord> {
-    const o = parseReadOptions(options);
-    if (o.cursor === undefined) return iterate(this.#source, o.from, o.to, o.follow, o.signal);
-    checkName(o.cursor);
-    return this.#readFromCursor(o.cursor, o.to, o.follow, o.signal);
-  }
-
-  // read({ cursor }): from the cursor's committed position (a cursor that
-  // does not exist yet is created at the oldest record, as cursor() does).
-  async *#readFromCursor(
-    name: string,
-    to: number,
-    follow: boolean,
-    signal: AbortSignal | undefined,
-  ): AsyncIterableIterator<LogRecord> {
-    const cursor = await this.cursor(name);
-    yield* iterate(this.#source, cursor.position, to, follow, signal);
+    return readRecords(this.#source, options, (name) => this.cursor(name));
   }
 
   /**

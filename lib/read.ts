@@ -3,6 +3,7 @@
 // Each supplies a ChunkSource; everything about chunks, follow waits, abort
 // and truncation checks lives here once.
 import { DEFAULT_READ_CHUNK_BYTES } from './constants';
+import { checkName } from './cursor';
 import { LogError, closedError, invalidArgType, invalidValue, outOfRange } from './errors';
 import type { NativeReadResult } from './native';
 
@@ -159,6 +160,32 @@ export async function* iterate<C extends NativeReadResult>(
     }
     seq = chunk.first + n;
   }
+}
+
+/**
+ * read(options) on a writer or a reader: validates the options and iterates
+ * from `from`, or from the committed position of the cursor `cursor` names
+ * (`openCursor` creates a missing one at the oldest record).
+ */
+export function readRecords<C extends NativeReadResult>(
+  src: ChunkSource<C>,
+  options: unknown,
+  openCursor: (name: string) => Promise<{ position: number }>,
+): AsyncIterableIterator<LogRecord> {
+  const o = parseReadOptions(options);
+  if (o.cursor === undefined) return iterate(src, o.from, o.to, o.follow, o.signal);
+  checkName(o.cursor);
+  return fromCursor(src, openCursor(o.cursor), o.to, o.follow, o.signal);
+}
+
+async function* fromCursor<C extends NativeReadResult>(
+  src: ChunkSource<C>,
+  cursor: Promise<{ position: number }>,
+  to: number,
+  follow: boolean,
+  signal: AbortSignal | undefined,
+): AsyncIterableIterator<LogRecord> {
+  yield* iterate(src, (await cursor).position, to, follow, signal);
 }
 
 /** One record's bytes (its own buffer), or the error saying why there is none. */

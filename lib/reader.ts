@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_READER_POLL_MS } from './constants';
-import { type Cursor, type CursorInfo, type CursorOptions, CursorStore, checkName } from './cursor';
+import { type Cursor, type CursorInfo, type CursorOptions, CursorStore } from './cursor';
 import { closedError, invalidArgType, invalidValue, outOfRange } from './errors';
-import { type ChunkSource, type LogRecord, type ReadOptions, getRecord, iterate, parseReadOptions } from './read';
+import { type ChunkSource, type LogRecord, type ReadOptions, getRecord, readRecords } from './read';
 import { native, type NativeReaderChunk, type NativeReaderHandle, type NativeReaderView } from './native';
 
 export interface LogReaderOptions {
@@ -148,20 +148,7 @@ export class LogReader {
    * is a view into a shared chunk: copy it to keep it long.
    */
   read(options: ReaderReadOptions = {}): AsyncIterableIterator<LogRecord> {
-    const o = parseReadOptions(options);
-    if (o.cursor === undefined) return iterate(this.#source, o.from, o.to, o.follow, o.signal);
-    checkName(o.cursor);
-    return this.#readFromCursor(o.cursor, o.to, o.follow, o.signal);
-  }
-
-  async *#readFromCursor(
-    name: string,
-    to: number,
-    follow: boolean,
-    signal: AbortSignal | undefined,
-  ): AsyncIterableIterator<LogRecord> {
-    const cursor = await this.cursor(name);
-    yield* iterate(this.#source, cursor.position, to, follow, signal);
+    return readRecords(this.#source, options, (name) => this.cursor(name));
   }
 
   /**

@@ -138,12 +138,13 @@ describe('CommitLog#read({ follow })', () => {
     await log.close();
   });
 
-  it('rejects unknown or mistyped read options', () => {
-    const log = { read: CommitLog.prototype.read } as unknown as CommitLog;
+  it('rejects unknown or mistyped read options', async () => {
+    const log = await CommitLog.open(tmpDir());
     expect(() => log.read({ form: 5 } as never)).toThrow(/unknown read option "form"/);
     expect(() => log.read({ follow: 1 } as never)).toThrow(TypeError);
     expect(() => log.read({ signal: {} } as never)).toThrow(TypeError);
     expect(() => log.read({ from: -1 })).toThrow(RangeError);
+    await log.close();
   });
 });
 

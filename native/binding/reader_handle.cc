@@ -87,18 +87,8 @@ class ReaderReadWorker final : public ReaderWorker {
 // The same chunk as LogHandle.read's, plus what the next read of the
 // iteration needs (generation, anchor) and the view it read under.
 Napi::Value ReaderReadWorker::OnSuccess(Napi::Env env) {
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("data", Napi::Buffer<char>::Copy(env, result_.data.data(), result_.data.size()));
-  Napi::Uint32Array ends = Napi::Uint32Array::New(env, result_.ends.size());
-  if (ends.IsEmpty()) return Napi::Value();
-  if (!result_.ends.empty()) {
-    std::memcpy(ends.Data(), result_.ends.data(), result_.ends.size() * sizeof(uint32_t));
-  }
-  out.Set("ends", ends);
-  out.Set("first", Num(env, result_.first_seq));
-  out.Set("cursorSeq", Num(env, cursor_.at.seq));
-  out.Set("cursorSegment", Num(env, cursor_.at.segment));
-  out.Set("cursorOffset", Num(env, cursor_.at.offset));
+  Napi::Object out = ReadChunkToJs(env, result_, cursor_.at);
+  if (out.IsEmpty()) return Napi::Value();
   out.Set("generation", Napi::BigInt::New(env, cursor_.generation));
   out.Set("hasAnchor", Napi::Boolean::New(env, cursor_.has_anchor));
   out.Set("anchorSeq", Num(env, cursor_.anchor_seq));

@@ -101,21 +101,23 @@ void ReadWorker::Execute() {
   status_ = handle_->log()->Read(from_, limit_, max_bytes_, &cursor_, &result_);
 }
 
-Napi::Value ReadWorker::OnSuccess(Napi::Env env) {
+Napi::Object ReadChunkToJs(Napi::Env env, const ReadResult& result, const ReadCursor& at) {
   Napi::Object out = Napi::Object::New(env);
-  out.Set("data", Napi::Buffer<char>::Copy(env, result_.data.data(), result_.data.size()));
-  Napi::Uint32Array ends = Napi::Uint32Array::New(env, result_.ends.size());
-  if (ends.IsEmpty()) return Napi::Value();
-  if (!result_.ends.empty()) {
-    std::memcpy(ends.Data(), result_.ends.data(), result_.ends.size() * sizeof(uint32_t));
+  out.Set("data", Napi::Buffer<char>::Copy(env, result.data.data(), result.data.size()));
+  Napi::Uint32Array ends = Napi::Uint32Array::New(env, result.ends.size());
+  if (ends.IsEmpty()) return Napi::Object();
+  if (!result.ends.empty()) {
+    std::memcpy(ends.Data(), result.ends.data(), result.ends.size() * sizeof(uint32_t));
   }
   out.Set("ends", ends);
-  out.Set("first", Napi::Number::New(env, static_cast<double>(result_.first_seq)));
-  out.Set("cursorSeq", Napi::Number::New(env, static_cast<double>(cursor_.seq)));
-  out.Set("cursorSegment", Napi::Number::New(env, static_cast<double>(cursor_.segment)));
-  out.Set("cursorOffset", Napi::Number::New(env, static_cast<double>(cursor_.offset)));
+  out.Set("first", Napi::Number::New(env, static_cast<double>(result.first_seq)));
+  out.Set("cursorSeq", Napi::Number::New(env, static_cast<double>(at.seq)));
+  out.Set("cursorSegment", Napi::Number::New(env, static_cast<double>(at.segment)));
+  out.Set("cursorOffset", Napi::Number::New(env, static_cast<double>(at.offset)));
   return out;
 }
+
+Napi::Value ReadWorker::OnSuccess(Napi::Env env) { return ReadChunkToJs(env, result_, cursor_); }
 
 TruncateWorker::TruncateWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj,
                                uint64_t seq)

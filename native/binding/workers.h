@@ -91,6 +91,11 @@ class CloseWorker final : public HandleWorker {
   void Finally() override;
 };
 
+// A read's chunk as JavaScript sees it: { data, ends, first, cursorSeq,
+// cursorSegment, cursorOffset } (lib/native.ts NativeReadResult), shared by
+// the writer's and the reader's reads. Empty if the environment is going away.
+Napi::Object ReadChunkToJs(Napi::Env env, const ReadResult& result, const ReadCursor& at);
+
 class ReadWorker final : public HandleWorker {
  public:
   ReadWorker(Napi::Env env, LogHandle* handle, Napi::Object handle_obj, uint64_t from,
