@@ -43,6 +43,16 @@ const singles =
     }
   };
 
+/** singles(n, size), then truncateBefore(before): a log that starts past 0. */
+const singlesFrom =
+  (n: number, size: number, before: number): Build =>
+  async (log, acked) => {
+    await singles(n, size)(log, acked);
+    await log.truncateBefore(before);
+    expect(log.firstSeq).toBe(before);
+    for (const s of [...acked.keys()]) if (s < before) acked.delete(s);
+  };
+
 const groups =
   (n: number, per: number): Build =>
   async (log, acked) => {
@@ -334,6 +344,8 @@ const SCENARIOS: Scenario[] = [
   { name: 'at a segment base', make: singles(40, 4000), seq: 16 },
   { name: 'across several segments, inside a batch', make: groups(20, 5), seq: 42 },
   { name: 'at firstSeq (the log empties)', make: singles(20, 4000), seq: 0 },
+  // Found by the power-loss rounds: a log that starts past 0 and empties.
+  { name: 'at firstSeq past 0, after truncateBefore (the log empties)', make: singlesFrom(40, 4000, 32), seq: 32 },
 ];
 
 /** The log read back must be exactly the old one or exactly the cut one. */

@@ -322,9 +322,13 @@ Status Log::CutFrom(uint64_t seq, uint32_t* chain_crc) {
   // longer claims anything durable at or past seq (nor a gap there): those
   // numbers are the caller's to give again.
   bool syncs = options_.sync != SyncMode::kNone;
-  s = checkpoint_.Update([seq, syncs](Checkpoint* cp) {
+  bool empties = plan.segment.empty();
+  s = checkpoint_.Update([seq, syncs, empties](Checkpoint* cp) {
     cp->has_cut = true;
     cp->cut_seq = seq;
+    // No segment stays: the log starts at seq, with nothing in it, also once
+    // the intent is cleared and before the new segment's name is durable.
+    if (empties) cp->first_seq = std::max(cp->first_seq, seq);
     // With sync 'none' the records below seq were never proven durable:
     // claiming them would turn their loss into damage.
     cp->durable_seq = syncs ? seq : std::min(cp->durable_seq, seq);

@@ -295,8 +295,12 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
   if (scan.segs.empty()) {
     // An empty log, or one whose every segment is gone. A pending cut at
     // the log's first number empties it on purpose.
+    // Without a cut, the log may also start later than 0 and hold nothing
+    // (a truncateFrom at the first record, its intent cleared, the new
+    // segment's name lost to a power loss): acknowledged records are
+    // missing only if the checkpoint says some lay past its first number.
     plan.next_seq = cut ? cp.cut_seq : std::max(cp.durable_seq, cp_first);
-    if (cut ? cp_first < cp.cut_seq : plan.next_seq > 0) {
+    if (cut ? cp_first < cp.cut_seq : plan.next_seq > cp_first) {
       rep.reason = "no segment files, but the checkpoint says records up to sequence " + Num(plan.next_seq) +
                    " were acknowledged";
       if (strict) plan.refuse = Status::Corruption(rep.reason, "", 0);
