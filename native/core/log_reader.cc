@@ -398,11 +398,17 @@ Status LogReader::CheckGap(const ReaderView& v, uint64_t end_seq, const Located&
   }
   io_->Close(fd);
   if (!s.ok()) return s.WithPath(next_path);
-  if (st == BatchState::kValid && h.base_seq == loc.next_base) {
-    if (end_seq <= v.first_seq) {
-      *gap = true;  // nothing before it is left to chain to
+  if (st == BatchState::kValid && h.base_seq == loc.next_base && end_seq <= v.first_seq) {
+    // Nothing before it is left to chain to. Under the no-sync flag an
+    // oldest segment without batches is what a power loss took from it (its
+    // batches were never synced; a later segment may have been, by a cut),
+    // not numbers given up: recovery ends the log there, and so does a
+    // reader (found by the power-loss rounds).
+    if (!v.no_sync) {
+      *gap = true;
       return Status::OK();
     }
+  } else if (st == BatchState::kValid && h.base_seq == loc.next_base) {
     ReadCursor at;
     ReadResult one;
     s = ReadRecords(v, end_seq - 1, end_seq, 1, &at, &one);
