@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigFile } from './config';
-import { LogError, invalidArgType, invalidValue, outOfRange } from './errors';
+import { LogError, invalidArgType, invalidValue, outOfRange, seqArg } from './errors';
 import { native } from './native';
 
 export const CURSORS_DIR = 'cursors';
@@ -57,11 +57,6 @@ export function checkName(name: unknown): string {
   return name;
 }
 
-function seqArg(name: string, value: unknown): number {
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isSafeInteger(value) || value < 0) throw outOfRange(name, 'a non-negative safe integer', value);
-  return value;
-}
 
 function isStored(v: unknown): boolean {
   if (v === null || typeof v !== 'object') return false;

@@ -64,6 +64,20 @@ export function invalidValue(name: string, reason: string, actual: unknown): Cod
   );
 }
 
+/** A sequence number argument: a non-negative safe integer. */
+export function seqArg(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isSafeInteger(value) || value < 0) throw outOfRange(name, 'a non-negative safe integer', value);
+  return value;
+}
+
+/** A log directory argument: a non-empty path without NUL bytes. */
+export function dirArg(dir: unknown): string {
+  if (typeof dir !== 'string') throw invalidArgType('dir', 'of type string', dir);
+  if (dir.length === 0 || dir.includes('\0')) throw outOfRange('dir', 'a non-empty path without NUL bytes', dir);
+  return dir;
+}
+
 /** ERR_LOG_FAILED: the log stopped earlier; `cause` is what stopped it. */
 export function failedError(cause: Error): LogError {
   return new LogError(`log failed: ${cause.message}`, 'ERR_LOG_FAILED', { cause });

@@ -1,5 +1,5 @@
 import { type Cursor, type CursorInfo, type CursorOptions, CursorStore } from './cursor';
-import { LogError, closedError, failedError, invalidArgType, outOfRange } from './errors';
+import { LogError, closedError, failedError, invalidArgType, outOfRange, dirArg, seqArg } from './errors';
 import {
   APPEND_FULL,
   native,
@@ -17,7 +17,6 @@ import {
   RewindLog,
   getRecord,
   readRecords,
-  seqArg,
 } from './read';
 import { Retention, emptyRetentionStats, kRetentionPass, type RetentionStats } from './retention';
 import { openReader, type LogReader, type LogReaderOptions } from './reader';
@@ -140,8 +139,7 @@ export class CommitLog {
    * open of the same directory, from any process, rejects with ERR_LOG_LOCKED.
    */
   static async open(dir: string, options?: CommitLogOptions): Promise<CommitLog> {
-    if (typeof dir !== 'string') throw invalidArgType('dir', 'of type string', dir);
-    if (dir.length === 0 || dir.includes('\0')) throw outOfRange('dir', 'a non-empty path without NUL bytes', dir);
+    dirArg(dir);
     const opts = resolveOptions(options);
     let log: CommitLog | undefined;
     const early: Array<[number, LogError | undefined]> = [];
@@ -339,6 +337,9 @@ export class CommitLog {
     try {
       seqArg('seq', seq);
       if (this.#state !== 'open') throw closedError();
+      // The façade stopped (a truncation whose cursor clamp failed): a cut
+      // would clamp again and let appends through behind it.
+      if (this.#stopped) throw failedError(this.#stopped);
     } catch (err) {
       return Promise.reject(err);
     }

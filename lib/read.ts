@@ -4,7 +4,7 @@
 // and truncation checks lives here once.
 import { DEFAULT_READ_CHUNK_BYTES } from './constants';
 import { checkName } from './cursor';
-import { LogError, closedError, invalidArgType, invalidValue, outOfRange } from './errors';
+import { LogError, closedError, invalidArgType, invalidValue, outOfRange, seqArg } from './errors';
 import type { NativeReadResult } from './native';
 
 /** A record as read back: its sequence number and its bytes. */
@@ -39,11 +39,6 @@ export interface ParsedRead {
 
 const READ_KEYS = new Set(['from', 'to', 'follow', 'signal', 'cursor']);
 
-export function seqArg(name: string, value: unknown): number {
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isSafeInteger(value) || value < 0) throw outOfRange(name, 'a non-negative safe integer', value);
-  return value;
-}
 
 export function parseReadOptions(options: unknown): ParsedRead {
   if (options === undefined) options = {};

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_READER_POLL_MS } from './constants';
 import { type Cursor, type CursorInfo, type CursorOptions, CursorStore } from './cursor';
-import { closedError, invalidArgType, invalidValue, outOfRange } from './errors';
+import { closedError, invalidArgType, invalidValue, outOfRange, seqArg, dirArg } from './errors';
 import { type ChunkSource, type LogRecord, type ReadOptions, getRecord, readRecords } from './read';
 import { native, type NativeReaderChunk, type NativeReaderHandle, type NativeReaderView } from './native';
 
@@ -41,17 +41,7 @@ interface Waiter {
   wake: () => void;
 }
 
-function seqArg(name: string, value: unknown): number {
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isSafeInteger(value) || value < 0) throw outOfRange(name, 'a non-negative safe integer', value);
-  return value;
-}
 
-function dirArg(dir: unknown): string {
-  if (typeof dir !== 'string') throw invalidArgType('dir', 'of type string', dir);
-  if (dir.length === 0 || dir.includes('\0')) throw outOfRange('dir', 'a non-empty path without NUL bytes', dir);
-  return dir;
-}
 
 function pollArg(options: unknown): number {
   if (options === undefined) return DEFAULT_READER_POLL_MS;

@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <cstring>
 
 #include "checkpoint.h"
 #include "coding.h"
@@ -14,11 +16,10 @@ namespace commitlog {
 
 using namespace format;
 
-std::string EncodeHead(const Head& head) {
+void EncodeHead(const Head& head, char* p) {
   assert(head.log_id != 0);
   assert(head.generation != 0);
-  std::string b(kHeadSize, '\0');
-  char* p = &b[0];
+  std::memset(p, 0, kHeadSize);
   EncodeFixed32(p + 4, kHeadMagic);
   EncodeFixed16(p + 8, kHeadVersion);
   EncodeFixed16(p + 10, head.no_sync ? kHeadFlagNoSync : 0);
@@ -29,6 +30,11 @@ std::string EncodeHead(const Head& head) {
   EncodeFixed64(p + 48, head.tail_base);
   EncodeFixed64(p + 56, head.tail_end);
   EncodeFixed32(p, crc32c::Mask(crc32c::Value(p + 4, kHeadSize - 4)));
+}
+
+std::string EncodeHead(const Head& head) {
+  std::string b(kHeadSize, '\0');
+  EncodeHead(head, &b[0]);
   return b;
 }
 
@@ -107,20 +113,36 @@ Status HeadPublisher::Publish(const std::function<void(Head*)>& update, bool syn
   return WriteLocked(sync);
 }
 
+Status HeadPublisher::PublishEnd(uint64_t durable_seq, uint64_t first_seq, uint64_t tail_base,
+                                 uint64_t tail_end, bool sync, bool new_generation) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (fd_ < 0) return Status::OK();
+  head_.durable_seq = durable_seq;
+  // Never back: the log's start only moves forward, and a caller that read
+  // it before a retention pass published a later one must not undo that.
+  head_.first_seq = std::max(head_.first_seq, first_seq);
+  head_.tail_base = tail_base;
+  head_.tail_end = tail_end;
+  if (new_generation) head_.generation = NewGeneration();
+  return WriteLocked(sync);
+}
+
 Status HeadPublisher::WriteLocked(bool sync) {
-  std::string b = EncodeHead(head_);
-  if (b == written_ && !sync) return Status::OK();
+  char b[kHeadSize];
+  EncodeHead(head_, b);
+  if (has_written_ && !sync && std::memcmp(b, written_, kHeadSize) == 0) return Status::OK();
   // One write of the whole record at offset 0: it fits one sector, so a
   // power loss leaves the old record or the new one (a torn one fails its
   // CRC, and readers then fall back to what the segments prove).
-  Status s = io_->PWrite(fd_, b.data(), b.size(), 0);
+  Status s = io_->PWrite(fd_, b, kHeadSize, 0);
   if (s.ok() && sync) s = io_->Sync(fd_, SyncKind::kData);
   if (!s.ok()) {
     failures_++;
-    written_.clear();
+    has_written_ = false;
     return s.WithPath(JoinPath(dir_, kHeadName));
   }
-  written_ = std::move(b);
+  std::memcpy(written_, b, kHeadSize);
+  has_written_ = true;
   return Status::OK();
 }
 

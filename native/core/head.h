@@ -21,6 +21,7 @@
 #include <string>
 
 #include "io.h"
+#include "log_format.h"
 #include "status.h"
 
 namespace commitlog {
@@ -36,6 +37,8 @@ struct Head {
 };
 
 std::string EncodeHead(const Head& head);
+// The same into out[0, kHeadSize): no allocation (the flusher publishes per batch).
+void EncodeHead(const Head& head, char* out);
 // False for anything but a whole, intact record of a known version.
 bool DecodeHead(const std::string& bytes, Head* head);
 
@@ -70,6 +73,10 @@ class HeadPublisher {
   // Does nothing before Open or after Close.
   Status Publish(const std::function<void(Head*)>& update, bool sync = false,
                  bool new_generation = false);
+  // The flusher's publish after each batch: these four fields, one pwrite,
+  // no allocation (a std::function of this many captures would allocate).
+  Status PublishEnd(uint64_t durable_seq, uint64_t first_seq, uint64_t tail_base, uint64_t tail_end,
+                    bool sync = false, bool new_generation = false);
   // Writes that failed since Open (a hint: the log goes on without them).
   uint64_t failures() const;
   Head current() const;
@@ -84,7 +91,8 @@ class HeadPublisher {
   mutable std::mutex mu_;
   int fd_ = -1;
   Head head_;
-  std::string written_;  // the bytes of the last successful write
+  char written_[format::kHeadSize] = {};  // the bytes of the last successful write
+  bool has_written_ = false;
   uint64_t failures_ = 0;
 };
 

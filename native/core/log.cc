@@ -167,15 +167,9 @@ Status Log::OpenHead(const ActiveSegment& tail, uint64_t next_seq) {
 void Log::PublishFlushed() {
   // After a failure the durable end stands still: nothing new to say.
   uint64_t durable = committer_->durable_seq();
-  uint64_t base = committer_->tail_base(), end = committer_->tail_end();
   // A hint: a failed write leaves readers behind, never ahead; it is counted
   // (stats().headFailures) and the next batch writes it again.
-  head_.Publish([&](Head* h) {
-    h->durable_seq = durable;
-    h->tail_base = base;
-    h->tail_end = end;
-    h->first_seq = segments_.first_seq(durable);
-  });
+  head_.PublishEnd(durable, segments_.first_seq(durable), committer_->tail_base(), committer_->tail_end());
 }
 
 Status Log::PublishHead(bool sync, bool new_generation) {
@@ -185,14 +179,8 @@ Status Log::PublishHead(bool sync, bool new_generation) {
 
 Status Log::PublishHeadAt(uint64_t durable_seq, uint64_t tail_base, uint64_t tail_end, bool sync,
                           bool new_generation) {
-  return head_.Publish(
-      [&](Head* h) {
-        h->durable_seq = durable_seq;
-        h->tail_base = tail_base;
-        h->tail_end = tail_end;
-        h->first_seq = segments_.first_seq(durable_seq);
-      },
-      sync, new_generation);
+  return head_.PublishEnd(durable_seq, segments_.first_seq(durable_seq), tail_base, tail_end, sync,
+                          new_generation);
 }
 
 Status Log::Close() {
