@@ -716,3 +716,21 @@ describe('truncateFrom with cursors and readers', () => {
     await log.close();
   });
 });
+
+describe('a vanished segment is never taken for an empty log', () => {
+  // A review of an earlier fix: recovery accepted "no segments, durable_seq
+  // = first_seq" as an empty log, which is also the CHECKPOINT of a crashed
+  // log whose retention left only the tail: losing that tail went unseen.
+  it('a strict open refuses a log whose only (tail) segment is gone while the CHECKPOINT names its start', async () => {
+    const dir = tmpDir();
+    fault.arm({ trackDurability: true });
+    const log = await lib.CommitLog.open(dir, SMALL);
+    for (let i = 0; i < 27; i++) await log.append(body('t', i).padEnd(4000, 't')); // segments 0 and 16
+    expect(await log.truncateBefore(16)).toBe(1);
+    fault.crash();
+    await log.close().catch(() => {});
+    fault.disarm();
+    for (const f of segmentFiles(dir)) fs.rmSync(f);
+    await expect(lib.CommitLog.open(dir, SMALL)).rejects.toMatchObject({ code: 'ERR_LOG_CORRUPT' });
+  });
+});

@@ -337,7 +337,7 @@ Status Committer::Quiesce(uint64_t* durable) {
   return Status::OK();
 }
 
-Status Committer::Rewind(uint64_t seq, const CutFn& cut) {
+Status Committer::Rewind(uint64_t seq, const CutFn& cut, const std::function<Status()>& finish) {
   assert(rewinding_);
   assert(seq <= durable_seq());
   // The flusher is parked and owns nothing while rewinding_ holds: segment_
@@ -348,6 +348,7 @@ Status Committer::Rewind(uint64_t seq, const CutFn& cut) {
   uint32_t chain = 0;
   Status s = cut(&chain);
   if (s.ok()) s = Roll(seq, chain);
+  if (s.ok()) s = finish();
   std::unique_lock<std::mutex> l(mu_);
   if (!s.ok()) {
     failure_ = s;

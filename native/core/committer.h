@@ -86,11 +86,12 @@ class Committer {
   // checkpoint written meanwhile claims no more), closes the tail, runs
   // `cut` (which drops the records at and past seq, durably, and says which
   // crc the next batch chains to), then rolls to a new segment at seq; the
-  // next append gets seq. Any failure stops the log (fail-stop): the files
-  // are then between the old log and the cut one, which only recovery
-  // (the CHECKPOINT's cut intent) may decide.
+  // next append gets seq, and then runs `finish` (which ends the cut's
+  // intent: only once the new segment's name is durable). Any failure stops
+  // the log (fail-stop): the files are then between the old log and the cut
+  // one, which only recovery (the CHECKPOINT's cut intent) may decide.
   using CutFn = std::function<Status(uint32_t* chain_crc)>;
-  Status Rewind(uint64_t seq, const CutFn& cut);
+  Status Rewind(uint64_t seq, const CutFn& cut, const std::function<Status()>& finish);
   // Lets appends and the flusher go on.
   void Resume();
 

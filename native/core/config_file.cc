@@ -199,10 +199,13 @@ bool UnwrapChecked(const char* bytes, size_t n, std::string* reason) {
 
 Status LockFile(Io* io, const std::string& target, uint32_t mode, int* fd) {
   std::string path = target + ".lock";
-  // Read-only: flock needs no write access, so an owner in another account
-  // (a reader process in the log's group, committing its cursor) and the
-  // writer can both take the lock; it is created with the file's own mode.
-  Status s = io->Open(path, O_RDONLY | O_CREAT, mode, fd);
+  // Created with the file's own mode. Read-write where allowed (NFS emulates
+  // flock with POSIX locks, whose exclusive kind needs a writable
+  // descriptor); read-only otherwise: a lock another account of the log's
+  // group created (a reader process committing its cursor) is readable, not
+  // writable, and a local flock needs no write access.
+  Status s = io->Open(path, O_RDWR | O_CREAT, mode, fd);
+  if (s.err() == EACCES) s = io->Open(path, O_RDONLY, 0, fd);
   if (!s.ok()) return s;
   s = io->LockExclusive(*fd, path, /*wait=*/true);
   if (!s.ok()) io->Close(*fd);

@@ -109,6 +109,15 @@ Status Log::Open(Io* io, const std::string& dir, const LogOptions& given,
   std::unique_ptr<ActiveSegment> tail;
   s = log->OpenTail(&rec, &tail);
   if (!s.ok()) return s.WithStep("open last segment");
+  if (log->checkpoint_.current().has_cut) {
+    // A finished cut that emptied the log: its intent ends only now that
+    // the new segment's name is durable (see DecideRecovery).
+    s = log->checkpoint_.Update([](Checkpoint* cp) {
+      cp->has_cut = false;
+      cp->cut_seq = 0;
+    });
+    if (!s.ok()) return s.WithStep("write checkpoint");
+  }
   log->segments_.Reset(std::move(rec.segments));
   s = log->OpenHead(*tail, rec.next_seq);
   if (!s.ok()) return s.WithStep("publish head");
@@ -274,7 +283,22 @@ Status Log::TruncateFrom(uint64_t seq, uint64_t* durable_before) {
                          std::to_string(first) + ")");
   } else if (s.ok() && seq < durable) {
     std::unique_lock<std::shared_mutex> no_reads(cut_mu_);
-    s = committer_->Rewind(seq, [this, seq](uint32_t* chain_crc) { return CutFrom(seq, chain_crc); });
+    s = committer_->Rewind(
+        seq, [this, seq](uint32_t* chain_crc) { return CutFrom(seq, chain_crc); },
+        [this] {
+          // Only now that the new segment's name is durable: until then a
+          // crash leaves the intent, whose recovery drops that (empty)
+          // segment and starts the log at seq again. Cleared any earlier, a
+          // cut that emptied the log would leave no segment and a CHECKPOINT
+          // that looks like a vanished one (found by the power-loss rounds;
+          // a recovery that accepted that shape instead would also accept a
+          // real vanished tail, a review showed).
+          Status c = checkpoint_.Update([](Checkpoint* cp) {
+            cp->has_cut = false;
+            cp->cut_seq = 0;
+          });
+          return c.ok() ? c : c.WithStep("write checkpoint");
+        });
     // The cut published the cut batch's offset as the kept segment's end,
     // hiding the records below seq that a trimmed batch holds; now the new
     // tail segment is the one being written and all of the kept one counts.
@@ -327,13 +351,8 @@ Status Log::CutFrom(uint64_t seq, uint32_t* chain_crc) {
   if (!s.ok()) return s.WithStep("write checkpoint");
   s = ApplyCut(io_, dir_, plan, log_id_, options_.align_bytes, chain_crc);
   if (!s.ok()) return s.WithStep("cut");
-  // Only once the cut is durable: otherwise a crash could leave part of the
-  // old suffix with nothing asking recovery to finish it.
-  s = checkpoint_.Update([](Checkpoint* cp) {
-    cp->has_cut = false;
-    cp->cut_seq = 0;
-  });
-  if (!s.ok()) return s.WithStep("write checkpoint");
+  // The intent stays until the new segment's name is durable too (see
+  // TruncateFrom): a crash until then leaves recovery to finish the cut.
   // Where the kept segment now ends, for retention's byte count: the cut
   // offset, or the end of the trimmed copy (which ends with its last batch).
   uint64_t kept_end = plan.offset;

@@ -295,12 +295,8 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
   if (scan.segs.empty()) {
     // An empty log, or one whose every segment is gone. A pending cut at
     // the log's first number empties it on purpose.
-    // Without a cut, the log may also start later than 0 and hold nothing
-    // (a truncateFrom at the first record, its intent cleared, the new
-    // segment's name lost to a power loss): acknowledged records are
-    // missing only if the checkpoint says some lay past its first number.
     plan.next_seq = cut ? cp.cut_seq : std::max(cp.durable_seq, cp_first);
-    if (cut ? cp_first < cp.cut_seq : plan.next_seq > cp_first) {
+    if (cut ? cp_first < cp.cut_seq : plan.next_seq > 0) {
       rep.reason = "no segment files, but the checkpoint says records up to sequence " + Num(plan.next_seq) +
                    " were acknowledged";
       if (strict) plan.refuse = Status::Corruption(rep.reason, "", 0);
@@ -309,6 +305,13 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
     plan.first_seq = plan.next_seq;
     plan.checkpoint.durable_seq = plan.next_seq;
     plan.checkpoint.first_seq = plan.next_seq;
+    // A cut that empties the log keeps its intent until open has made the
+    // new segment's name durable (Log::Open clears it then): cleared before,
+    // a crash would leave no segment under a CHECKPOINT that claims records.
+    if (cut) {
+      plan.checkpoint.has_cut = true;
+      plan.checkpoint.cut_seq = cp.cut_seq;
+    }
     return plan;
   }
 
