@@ -283,9 +283,11 @@ Status Log::TruncateFrom(uint64_t seq, uint64_t* durable_before) {
                          std::to_string(first) + ")");
   } else if (s.ok() && seq < durable) {
     std::unique_lock<std::shared_mutex> no_reads(cut_mu_);
+    bool emptied = false;
     s = committer_->Rewind(
-        seq, [this, seq](uint32_t* chain_crc) { return CutFrom(seq, chain_crc); },
-        [this] {
+        seq, [this, seq, &emptied](uint32_t* chain_crc) { return CutFrom(seq, chain_crc, &emptied); },
+        [this, &emptied] {
+          if (!emptied) return Status::OK();  // CutFrom ended the intent already
           // Only now that the new segment's name is durable: until then a
           // crash leaves the intent, whose recovery drops that (empty)
           // segment and starts the log at seq again. Cleared any earlier, a
@@ -309,7 +311,7 @@ Status Log::TruncateFrom(uint64_t seq, uint64_t* durable_before) {
   return s;
 }
 
-Status Log::CutFrom(uint64_t seq, uint32_t* chain_crc) {
+Status Log::CutFrom(uint64_t seq, uint32_t* chain_crc, bool* emptied) {
   CutPlan plan;
   plan.seq = seq;
   plan.file_mode = options_.file_mode;
@@ -351,8 +353,17 @@ Status Log::CutFrom(uint64_t seq, uint32_t* chain_crc) {
   if (!s.ok()) return s.WithStep("write checkpoint");
   s = ApplyCut(io_, dir_, plan, log_id_, options_.align_bytes, chain_crc);
   if (!s.ok()) return s.WithStep("cut");
-  // The intent stays until the new segment's name is durable too (see
-  // TruncateFrom): a crash until then leaves recovery to finish the cut.
+  // A cut that emptied the log keeps its intent until the new segment's
+  // name is durable (TruncateFrom ends it after the roll); otherwise the
+  // kept segment ends the log at seq and the intent ends now.
+  *emptied = empties;
+  if (!empties) {
+    s = checkpoint_.Update([](Checkpoint* cp) {
+      cp->has_cut = false;
+      cp->cut_seq = 0;
+    });
+    if (!s.ok()) return s.WithStep("write checkpoint");
+  }
   // Where the kept segment now ends, for retention's byte count: the cut
   // offset, or the end of the trimmed copy (which ends with its last batch).
   uint64_t kept_end = plan.offset;

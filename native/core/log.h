@@ -123,7 +123,7 @@ class Log {
   Status DeleteSegmentsBefore(uint64_t seq, uint32_t* removed);
   // TruncateFrom's cut (the committer quiesced, reads held off): writes the
   // intent, applies the cut, clears the intent; *chain_crc for the new tail.
-  Status CutFrom(uint64_t seq, uint32_t* chain_crc);
+  Status CutFrom(uint64_t seq, uint32_t* chain_crc, bool* emptied);
 
   Io* const io_;
   const std::string dir_;
