@@ -104,6 +104,7 @@ module.exports = {
   filechannel: fileChannel,
   'plain-async': plainAsync,
   'js-group-commit': jsGroupCommit,
+  commitlog: commitlog(undefined),
   'commitlog-fdatasync': commitlog('fdatasync'),
   'commitlog-direct': commitlog('direct'),
   'commitlog-fsync': commitlog('fsync'),

@@ -1,5 +1,5 @@
 /** Defaults of {@link CommitLogOptions}; each option's doc says what it trades. */
-export const DEFAULT_SYNC = 'fdatasync';
+export const DEFAULT_SYNC = 'auto';
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024;

@@ -26,6 +26,10 @@ export interface NativeStats {
   segments: number;
   segmentsRolled: number;
   preparedSegmentsUsed: number;
+  /** sync 'auto': batches written with O_DIRECT (no page-cache copy). */
+  directBatches: number;
+  /** Batches sealed while the previous batch was still syncing (two in flight). */
+  overlappedBatches: number;
   pendingBytes: number;
   syncLatencyUsP50: number;
   syncLatencyUsP99: number;
@@ -254,7 +258,7 @@ export interface NativeFault {
    * probability `keep` (default 0), each changed name with probability `dirKeep` (default `keep`);
    * `tear` is accepted and ignored (sectors tear writes).
    */
-  powerLoss(opts?: { seed?: number; keep?: number; dirKeep?: number; tear?: boolean }): {
+  powerLoss(opts?: { seed?: number; keep?: number; dirKeep?: number; tear?: boolean; wholeWrites?: boolean }): {
     /** Pending writes none of whose pending sectors survived. */
     writesLost: number;
     /** Pending writes all of whose pending sectors survived. */

@@ -16,13 +16,15 @@ import { invalidArgType, invalidValue, outOfRange } from './errors';
 import type { NativeOpenOptions } from './native';
 import type { ResolvedRetention, RetentionOptions } from './retention';
 
-export type SyncMode = 'fdatasync' | 'fsync' | 'direct' | 'none';
+export type SyncMode = 'auto' | 'fdatasync' | 'fsync' | 'direct' | 'none';
 export type PreallocateMode = 'auto' | 'zero' | 'fallocate' | 'none';
 export type RecoveryMode = 'strict' | 'truncate';
 
 export interface CommitLogOptions {
   /**
-   * How a batch is made durable. Default 'fdatasync'.
+   * How a batch is made durable. Default 'auto'.
+   * - 'auto': as 'fdatasync', but batches of 64 KiB and more are written with O_DIRECT (no copy
+   *   into the page cache) where the filesystem supports it, then fdatasync'd. Survives power loss.
    * - 'fdatasync': write, then fdatasync (F_FULLFSYNC on macOS). Survives power loss.
    * - 'fsync': write, then fsync: also flushes metadata such as mtime. Survives power loss.
    * - 'direct': O_DIRECT | O_DSYNC writes, bypassing the page cache. Survives power loss;
@@ -89,7 +91,7 @@ export interface ResolvedOptions extends NativeOpenOptions {
   retention: ResolvedRetention | undefined;
 }
 
-const SYNC_MODES: readonly string[] = ['fdatasync', 'fsync', 'direct', 'none'];
+const SYNC_MODES: readonly string[] = ['auto', 'fdatasync', 'fsync', 'direct', 'none'];
 const PREALLOCATE_MODES: readonly string[] = ['auto', 'zero', 'fallocate', 'none'];
 const RECOVERY_MODES: readonly string[] = ['strict', 'truncate'];
 const KNOWN = new Set([

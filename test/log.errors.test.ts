@@ -39,7 +39,7 @@ function expectEio(err: any): void {
   expect(err.code).toBe('EIO');
   expect(err.errno).toBe(-EIO);
   expect(err.syscall).toBe('fdatasync');
-  expect(err.step).toBe('commit: write batch');
+  expect(err.step).toBe('commit: sync batch');
 }
 
 function handleOf(log: object): any {

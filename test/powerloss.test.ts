@@ -68,15 +68,20 @@ function lifePlan(rand: Rand): Plan {
   return {};
 }
 
-function logOptions(rand: Rand) {
+function logOptions(rand: Rand, big: boolean) {
   const r = rand();
   return {
-    segmentBytes: 64 * 1024,
+    // A big life's batches pass 64 KiB: two of them in flight, and (with
+    // 'auto') written with O_DIRECT.
+    segmentBytes: big ? 512 * 1024 : 64 * 1024,
     alignBytes: rand() < 0.5 ? 512 : 4096,
     preallocate: (['zero', 'none', 'fallocate', 'auto'] as const)[Math.floor(rand() * 4)],
-    sync: r < 0.65 ? ('fdatasync' as const) : r < 0.8 ? ('fsync' as const) : ('none' as const),
+    sync: r < 0.35 ? ('auto' as const) : r < 0.65 ? ('fdatasync' as const) : r < 0.8 ? ('fsync' as const) : ('none' as const),
   };
 }
+
+/** Batches written while the one before them was still syncing, and batches written with O_DIRECT. */
+const inflight = { overlapped: 0, direct: 0 };
 
 /** Segments retention passes deleted (in lives that did not crash before counting). */
 let retentionDeleted = 0;
@@ -141,7 +146,8 @@ async function cutSuffix(log: InstanceType<typeof lib.CommitLog>, st: LogState, 
 async function live(st: LogState, round: number, rand: Rand, ids: { next: number }, weak: Map<number, Buffer>) {
   // Some lives delete in the background too (passes at open, after rolls, and by age).
   const retention = rand() < 0.25 ? { retention: rand() < 0.5 ? { maxBytes: 3 * 64 * 1024 } : { maxBytes: 4 * 64 * 1024, maxAgeMs: 1 } } : {};
-  const opts = { ...logOptions(rand), ...retention };
+  const big = rand() < 0.3;
+  const opts = { ...logOptions(rand, big), ...retention };
   if (process.env.COMMITLOG_POWER_TRACE) console.log(`round ${round}: open ${JSON.stringify(opts)}`);
   const log = await lib.CommitLog.open(st.dir, opts).catch((e) => {
     // The process died (ECANCELED) or an injected EIO: never anything else.
@@ -161,7 +167,7 @@ async function live(st: LogState, round: number, rand: Rand, ids: { next: number
       if (fault.crashed() || acks >= crashAfter) return;
       const myId = ids.next++;
       const parts = rand() < 0.2 ? 2 + Math.floor(rand() * 4) : 1;
-      const recs = Array.from({ length: parts }, (_, p) => rec(round, myId, p, Math.floor(rand() * 3000), parts));
+      const recs = Array.from({ length: parts }, (_, p) => rec(round, myId, p, Math.floor(rand() * (big ? 24000 : 3000)), parts));
       let seq: number;
       try {
         seq = parts === 1 ? await log.append(recs[0]) : await log.appendMany(recs);
@@ -185,6 +191,8 @@ async function live(st: LogState, round: number, rand: Rand, ids: { next: number
     st.maxTruncate = Math.max(st.maxTruncate, log.stats().appendedSeq);
     retentionDeleted += log.stats().retention.segmentsDeleted;
   }
+  inflight.overlapped += log.stats().overlappedBatches;
+  inflight.direct += log.stats().directBatches;
   if (process.env.COMMITLOG_POWER_TRACE) console.log(`round ${round}: ${acks} acks, durable ${log.durableSeq}, crashed ${fault.crashed()}, recovery ${JSON.stringify(log.recovery)}`);
   if (rand() < 0.7) fault.crash(); // the process dies; else a clean close
   await log.close().catch(() => {});
@@ -290,10 +298,12 @@ describe('power loss', () => {
         `(${(totals.lives / LOG_ROUNDS).toFixed(2)} per crash); ${totals.sectorsLost} sectors lost, ` +
         `${totals.doomed} doomed by failed syncs, ${totals.namesReverted} directory entries reverted, ` +
         `${retentionDeleted} segments deleted by retention; ` +
+        `${inflight.overlapped} batches written while the previous one synced, ${inflight.direct} with O_DIRECT; ` +
         `truncateFrom: ${cuts.done} done, ${cuts.interrupted} interrupted, ${cuts.refused} refused; 0 acknowledged records lost; ` +
         `readers returned ${totals.readByReaders} records before recovery, all of them in the log after it`,
     );
     if (LOG_ROUNDS >= 200) expect(cuts.done).toBeGreaterThan(0);
+    if (LOG_ROUNDS >= 200) expect(inflight.overlapped).toBeGreaterThan(0);
     expect(totals.sectorsLost).toBeGreaterThan(0);
     expect(totals.namesReverted).toBeGreaterThan(0);
     expect(totals.readByReaders).toBeGreaterThan(0);

@@ -71,14 +71,14 @@ bool ParseNumber(const Napi::Object& o, const char* key, double lo, double hi, d
 // The façade validates options with precise messages; this re-check only
 // keeps garbage from reaching the core's assertions.
 bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
-  static const char* const kSync[] = {"fdatasync", "fsync", "direct", "none"};
+  static const char* const kSync[] = {"fdatasync", "fsync", "direct", "none", "auto"};
   static const char* const kPrealloc[] = {"zero", "fallocate", "none", "auto"};
   static const char* const kRecovery[] = {"strict", "truncate"};
-  int sync = 0, prealloc = 3, recovery = 0;
+  int sync = 4, prealloc = 3, recovery = 0;
   double align = opt->align_bytes, seg = static_cast<double>(opt->segment_bytes);
   double pending = static_cast<double>(opt->max_pending_bytes), delay = opt->max_batch_delay_us;
   double broken = static_cast<double>(opt->broken_bytes_max);
-  bool ok = ParseEnum(o, "sync", kSync, 4, &sync) && ParseEnum(o, "preallocate", kPrealloc, 4, &prealloc) &&
+  bool ok = ParseEnum(o, "sync", kSync, 5, &sync) && ParseEnum(o, "preallocate", kPrealloc, 4, &prealloc) &&
             ParseEnum(o, "recovery", kRecovery, 2, &recovery) &&
             ParseNumber(o, "alignBytes", format::kMinAlign, format::kMaxAlign, &align) &&
             ParseNumber(o, "segmentBytes", 4096, 1ull << 40, &seg) &&
@@ -188,7 +188,7 @@ Napi::Value FaultCrash(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// powerLoss({ seed?, keep?, dirKeep?, tear? }) -> { writesLost, writesKept,
+// powerLoss({ seed?, keep?, dirKeep?, tear?, wholeWrites? }) -> { writesLost, writesKept,
 // writesTorn, dirOpsUndone, sectorsLost, sectorsKept, doomedSectors, namesKept }
 Napi::Value FaultPowerLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -199,6 +199,7 @@ Napi::Value FaultPowerLoss(const Napi::CallbackInfo& info) {
     if (o.Get("keep").IsNumber()) opt.keep = o.Get("keep").As<Napi::Number>().DoubleValue();
     if (o.Get("dirKeep").IsNumber()) opt.dir_keep = o.Get("dirKeep").As<Napi::Number>().DoubleValue();
     opt.tear = o.Get("tear").ToBoolean().Value();
+    opt.whole_writes = o.Get("wholeWrites").ToBoolean().Value();
   }
   PowerLossStats st;
   TestIo()->PowerLoss(opt, &st);

@@ -1,9 +1,14 @@
 // Committer: group commit. Many callers stage records into one batch under a
-// short lock; a dedicated flusher thread swaps the batch out, writes it with
-// one call at an aligned offset, syncs once, and publishes the new durable
-// sequence number. While one batch is being written and synced the next one
-// fills (double buffering). A preparer thread creates the next segment file
-// ahead of time and writes checkpoints, so that neither costs the flusher.
+// short lock; a flusher thread swaps the batch out, writes it with one call
+// at an aligned offset, syncs once, and publishes the new durable sequence
+// number. Two flushers take turns: while one syncs batch N, the other seals
+// and writes N+1 (two batches in flight), and durability is published in
+// sequence order, so N+1 is acknowledged only once N is. N+1's commit
+// watermark (docs/FORMAT.md) says that N was not yet durable when N+1 was
+// sealed, which is how recovery tells a torn N from acknowledged damage. A
+// mode without a separate sync ('none', 'direct') runs one flusher. A
+// preparer thread creates the next segment file ahead of time and writes
+// checkpoints, so that neither costs a flusher.
 //
 // Threads: Append, durable_seq, failure and stats may be called from any
 // thread; Start and Stop from the owning thread only.
@@ -19,6 +24,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "batch.h"
 #include "checkpoint.h"
@@ -74,6 +80,10 @@ class Committer {
   uint64_t tail_base() const { return segment_->base_seq(); }
   uint64_t tail_end() const { return segment_->offset(); }
   uint32_t tail_crc() const { return segment_->last_crc(); }
+  // Any thread: the durable sequence number and where the durable part of
+  // the log ends (the tail segment's base and byte offset), read together.
+  // Batches written but not yet durable are past it.
+  void DurableEnd(uint64_t* seq, uint64_t* tail_base, uint64_t* tail_end) const;
 
   // truncateFrom, in three calls from one thread (the caller serializes
   // truncations):
@@ -96,9 +106,28 @@ class Committer {
   void Resume();
 
  private:
-  void FlusherLoop();
+  // One flusher's batch buffer and what it wrote: owned by that thread.
+  struct Flusher {
+    BatchBuilder batch;
+    std::thread thread;
+  };
+  // Where a written batch ends, for publishing it once durable.
+  struct Written {
+    const ActiveSegment* segment = nullptr;  // alive until published (a roll waits)
+    uint64_t tail_base = 0;
+    uint64_t tail_end = 0;
+  };
+  void FlusherLoop(Flusher* f);
   void PreparerLoop();
-  Status WriteBatch(uint64_t base_seq);
+  // Seals f's batch and writes it (rolling first if it does not fit);
+  // called with the write turn, which orders batches in the files.
+  Status WriteBatch(Flusher* f, uint64_t base_seq, Written* w);
+  // Under mu_: whether a flusher should take the write turn now.
+  bool WriteDue() const;
+  // The staged bytes from which a batch is written while another syncs.
+  static constexpr size_t kOverlapMinBytes = 64 << 10;
+  // Blocks until every batch below seq is published, or the log failed.
+  Status WaitPublished(uint64_t seq);
   Status Roll(uint64_t base_seq, uint32_t chain_crc);
   Status PrepareSegment(const LogOptions& opts, std::string* path);
   void WriteCheckpointNow();
@@ -121,16 +150,25 @@ class Committer {
   BatchBuilder active_;           // where appends go
   uint64_t next_seq_;             // next sequence number to hand out
   uint64_t batch_base_;           // sequence number of active_'s first record
-  uint64_t pending_bytes_ = 0;    // staged + being written
-  bool flusher_idle_ = false;     // waiting on flusher_cv_: appends must wake it
+  uint64_t pending_bytes_ = 0;    // staged + written but not yet durable
+  int idle_flushers_ = 0;         // waiting on flusher_cv_: appends may wake one
+  bool writing_ = false;          // a flusher holds the write turn (seal + write)
+  int returning_ = 0;             // flushers between publishing and their next wait
   bool stopping_ = false;
-  bool rewinding_ = false;        // Quiesce..Resume: no append, the flusher stays idle
-  std::condition_variable idle_cv_;  // the flusher went idle or failed (Quiesce waits)
+  bool rewinding_ = false;        // Quiesce..Resume: no append, the flushers stay idle
+  std::condition_variable idle_cv_;     // a flusher went idle or failed (Quiesce waits)
+  std::condition_variable publish_cv_;  // durable_seq_ moved or the log failed
   Status failure_;
+  uint64_t durable_tail_base_;    // where the durable part ends (DurableEnd)
+  uint64_t durable_tail_end_;
 
-  // Owned by the flusher thread (and by Stop after the join).
-  BatchBuilder flushing_;
+  // Owned by the thread with the write turn (by Stop after the joins, by
+  // Rewind while quiesced).
   std::unique_ptr<ActiveSegment> segment_;
+  std::vector<std::unique_ptr<Flusher>> flushers_;
+  // Serializes notify_ calls, which each publish the current durable end:
+  // the later one always says at least as much.
+  std::mutex notify_mu_;
 
   // Preparer state, guarded by prep_mu_.
   std::mutex prep_mu_;
@@ -150,7 +188,6 @@ class Committer {
   LatencyHistogram sync_hist_;
   LatencyHistogram batch_hist_;
 
-  std::thread flusher_;
   std::thread preparer_;
   bool started_ = false;
   bool stopped_ = false;

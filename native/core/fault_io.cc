@@ -192,6 +192,7 @@ void FaultIo::DirtyLocked(Inode* inode, uint64_t begin, uint64_t end) {
   for (uint64_t i = first; i < last; i++) {
     auto [it, inserted] = inode->pending.try_emplace(i);
     it->second.doomed = false;
+    it->second.gen = ++writes_;
     uint64_t at = i * kSector - from;
     if (inserted && at < disk.size()) it->second.old = disk.substr(at, std::min<uint64_t>(kSector, disk.size() - at));
   }
@@ -249,6 +250,22 @@ void FaultIo::SyncedLocked(int fd, bool ok) {
   inode->durable_size = size;
   PruneWrites(inode);
   ForgetIfCleanLocked(key, size);
+}
+
+void FaultIo::SyncedSnapshotLocked(int fd, const std::map<uint64_t, uint64_t>& snapshot, uint64_t size) {
+  Key key;
+  uint64_t now;
+  Inode* inode = FindInodeLocked(fd, &key, &now);
+  if (inode == nullptr) return;
+  for (const auto& [index, gen] : snapshot) {
+    auto it = inode->pending.find(index);
+    // Changed again since the sync began: what the disk got is unknown to
+    // the model, which keeps the older bytes (losing more, never less).
+    if (it != inode->pending.end() && it->second.gen == gen && !it->second.doomed) inode->pending.erase(it);
+  }
+  inode->durable_size = std::min(size, now);  // as SyncedLocked: the size it began with
+  PruneWrites(inode);
+  ForgetIfCleanLocked(key, now);
 }
 
 void FaultIo::PruneWrites(Inode* inode) {
@@ -329,15 +346,42 @@ Status FaultIo::PWrite(int fd, const char* data, size_t n, uint64_t off) {
 }
 
 Status FaultIo::Sync(int fd, SyncKind kind) {
-  std::lock_guard<std::mutex> l(mu_);
-  Status s = StepLocked("sync", kind == SyncKind::kData ? "fdatasync" : "fsync");
+  std::unique_lock<std::mutex> l(mu_);
+  const char* syscall = kind == SyncKind::kData ? "fdatasync" : "fsync";
+  Status s = StepLocked("sync", syscall);
   if (!s.ok()) {
     // An injected failure is a writeback error; a crash has no effect.
     if (injected_ && tracking()) SyncedLocked(fd, false);
     return s;
   }
+  // The real call runs unlocked, as fdatasync does: other threads write
+  // meanwhile (the committer writes batch N+1 while N syncs). It makes
+  // durable what was pending when it began, and only if the process is
+  // alive when it returns: a crash meanwhile (a later step failing, or
+  // Crash()) leaves everything pending, the state of a machine that lost
+  // power in the middle of the sync.
+  std::map<uint64_t, uint64_t> snapshot;
+  uint64_t size = 0;
+  // Nothing of the file pending when it began: nothing for it to make durable.
+  bool track = false;
+  if (tracking()) {
+    Key key;
+    Inode* inode = FindInodeLocked(fd, &key, &size);
+    if (inode != nullptr) {
+      track = true;
+      for (const auto& [index, sector] : inode->pending) snapshot.emplace(index, sector.gen);
+    }
+  }
+  l.unlock();
   s = base_->Sync(fd, kind);
-  if (tracking()) SyncedLocked(fd, s.ok());
+  l.lock();
+  if (armed_ && crashed_) return Status::IoError(syscall, ECANCELED);
+  if (!track || !tracking()) return s;
+  if (!s.ok()) {
+    SyncedLocked(fd, false);
+  } else {
+    SyncedSnapshotLocked(fd, snapshot, size);
+  }
   return s;
 }
 
@@ -509,15 +553,26 @@ void FaultIo::RemoveTree(const std::string& path) {
 
 // ---- Power loss ----
 
-void FaultIo::PowerLossDataLocked(Inode* inode, double keep, const Chance& chance, PowerLossStats* stats) {
+void FaultIo::PowerLossDataLocked(Inode* inode, double keep, bool whole_writes, const Chance& chance,
+                                  PowerLossStats* stats) {
   int fd;
   if (!base_->Open(inode->link, O_RDWR, 0, &fd).ok()) return;
   uint64_t current = 0;
   base_->FileSize(fd, &current);
+  std::map<uint64_t, bool> by_write;  // whole_writes: each covered sector's fate
+  if (whole_writes) {
+    for (const auto& [first, end] : inode->writes) {
+      bool k = chance() < keep;
+      for (auto it = inode->pending.lower_bound(first); it != inode->pending.end() && it->first < end; ++it) {
+        by_write[it->first] = k;
+      }
+    }
+  }
   std::map<uint64_t, bool> kept;
   uint64_t size = inode->durable_size;
   for (const auto& [index, sector] : inode->pending) {
-    bool k = chance() < keep;
+    auto w = by_write.find(index);
+    bool k = w != by_write.end() ? w->second : chance() < keep;
     kept[index] = k;
     (k ? stats->sectors_kept : stats->sectors_lost)++;
     if (sector.doomed) stats->doomed_sectors++;
@@ -581,7 +636,7 @@ Status FaultIo::PowerLoss(const PowerLossOptions& options, PowerLossStats* stats
   // Data first, through the hidden links: a name reverted first could leave
   // an inode with no other way in.
   for (Inode* inode : InOrder(&inodes_)) {
-    PowerLossDataLocked(inode, options.keep, [&] { return Uniform(&data_rng); }, stats);
+    PowerLossDataLocked(inode, options.keep, options.whole_writes, [&] { return Uniform(&data_rng); }, stats);
   }
   for (Dir* dir : InOrder(&dirs_)) {
     PowerLossNamesLocked(dir, dir_keep, [&] { return Uniform(&name_rng); }, stats);

@@ -123,6 +123,14 @@ struct PowerLossOptions {
   double keep = 0;       // probability that a pending sector survives
   double dir_keep = -1;  // probability that a changed name survives; < 0: keep
   bool tear = false;     // accepted, ignored (see the limits above)
+  // Each pending write survives or is lost as a whole (probability keep),
+  // independently of the others and of their order, as a drive that acked
+  // writes into its volatile cache may lose any of them: a later write on
+  // disk after an earlier one lost, which per-sector chances make all but
+  // impossible for writes of many sectors. Sectors no write covers (a
+  // shrinking Truncate) still draw one by one. A sector that several
+  // writes changed follows the last of them.
+  bool whole_writes = false;
 };
 
 struct PowerLossStats {
@@ -190,6 +198,7 @@ class FaultIo final : public Io {
   struct Sector {
     std::string old;  // what the disk has; shorter where the durable size ends
     bool doomed = false;
+    uint64_t gen = 0;  // the write that last changed it (FaultIo::writes_)
   };
   struct Inode {
     uint64_t order = 0;   // draws follow first-seen order, for replayable seeds
@@ -228,10 +237,15 @@ class FaultIo final : public Io {
   void AfterWriteLocked(int fd, uint64_t off, size_t n);
   void BeforeTruncateLocked(int fd, uint64_t size);
   void SyncedLocked(int fd, bool ok);
+  // A Sync that ran while other threads wrote: makes durable only the
+  // sectors of `snapshot` (index -> gen when it started) not changed since,
+  // and at most the size it started with.
+  void SyncedSnapshotLocked(int fd, const std::map<uint64_t, uint64_t>& snapshot, uint64_t size);
   static void PruneWrites(Inode* inode);
   void ForgetIfCleanLocked(const Key& key, uint64_t size);
   void RevertSector(int fd, uint64_t index, const std::string& old, uint64_t size);
-  void PowerLossDataLocked(Inode* inode, double keep, const Chance& chance, PowerLossStats* stats);
+  void PowerLossDataLocked(Inode* inode, double keep, bool whole_writes, const Chance& chance,
+                           PowerLossStats* stats);
 
   // Names.
   void CaptureNameLocked(const std::string& path);
@@ -247,6 +261,7 @@ class FaultIo final : public Io {
   FaultPlan plan_;
   bool armed_ = false;
   bool crashed_ = false;
+  uint64_t writes_ = 0;  // numbers the changes of sectors, for Sync's snapshot
   bool injected_ = false;
   int64_t steps_ = 0;
   int64_t kind_steps_ = 0;

@@ -175,15 +175,17 @@ Status Log::OpenHead(const ActiveSegment& tail, uint64_t next_seq) {
 
 void Log::PublishFlushed() {
   // After a failure the durable end stands still: nothing new to say.
-  uint64_t durable = committer_->durable_seq();
+  uint64_t durable, base, end;
+  committer_->DurableEnd(&durable, &base, &end);
   // A hint: a failed write leaves readers behind, never ahead; it is counted
   // (stats().headFailures) and the next batch writes it again.
-  head_.PublishEnd(durable, segments_.first_seq(durable), committer_->tail_base(), committer_->tail_end());
+  head_.PublishEnd(durable, segments_.first_seq(durable), base, end);
 }
 
 Status Log::PublishHead(bool sync, bool new_generation) {
-  return PublishHeadAt(committer_->durable_seq(), committer_->tail_base(), committer_->tail_end(),
-                       sync, new_generation);
+  uint64_t durable, base, end;
+  committer_->DurableEnd(&durable, &base, &end);
+  return PublishHeadAt(durable, base, end, sync, new_generation);
 }
 
 Status Log::PublishHeadAt(uint64_t durable_seq, uint64_t tail_base, uint64_t tail_end, bool sync,

@@ -8,11 +8,23 @@
 namespace commitlog {
 
 enum class SyncMode {
-  kFdatasync,  // pwrite + fdatasync per batch (default)
+  kFdatasync,  // pwrite + fdatasync per batch
   kFsync,      // pwrite + fsync per batch
   kDirect,     // O_DIRECT | O_DSYNC: each write returns once durable
   kNone,       // pwrite only: survives a process crash, not power loss
+  kAuto,       // kFdatasync, but batches of kAutoDirectMinBytes and more are
+               // written with O_DIRECT (no page-cache copy) where the
+               // filesystem takes it, then fdatasync'd (default)
 };
+
+// The batch size from which kAuto writes with O_DIRECT. Below it the copy
+// into the page cache is cheap and keeps recent batches warm for readers;
+// above it the copy is the flusher's largest cost (bench/, README).
+static constexpr uint32_t kAutoDirectMinBytes = 64 << 10;
+// O_DIRECT needs offsets and lengths aligned to the device's logical block;
+// kAuto only writes directly what is aligned to a page, which every device
+// accepts.
+static constexpr uint32_t kDirectAlign = 4096;
 
 enum class Preallocate {
   kZero,      // write zeros: later overwrites need no metadata flush
@@ -32,7 +44,7 @@ enum class RecoveryMode {
 };
 
 struct LogOptions {
-  SyncMode sync = SyncMode::kFdatasync;
+  SyncMode sync = SyncMode::kAuto;
   Preallocate preallocate = Preallocate::kAuto;
   RecoveryMode recovery = RecoveryMode::kStrict;
   uint32_t align_bytes = 4096;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 
@@ -113,46 +114,89 @@ ActiveSegment::ActiveSegment(Io* io, int fd, std::string path, uint64_t base_seq
 ActiveSegment::~ActiveSegment() { CloseFile(); }
 
 void ActiveSegment::CloseFile() {
+  if (direct_fd_ >= 0) io_->Close(direct_fd_);
+  direct_fd_ = -1;
   if (fd_ >= 0) io_->Close(fd_);
   fd_ = -1;
 }
 
-Status ActiveSegment::Append(const char* data, uint32_t span, uint32_t crc, SyncMode mode,
-                             uint64_t* sync_us) {
+Status ActiveSegment::Write(const char* data, uint32_t span, uint32_t crc, bool direct) {
   assert(fd_ >= 0);
   assert(span > 0);
   assert(offset_ % format::kMinAlign == 0);
-  Status s = io_->PWrite(fd_, data, span, offset_);
-  auto t0 = std::chrono::steady_clock::now();
-  if (s.ok()) {
-    switch (mode) {
-      case SyncMode::kFdatasync:
-        // Overwriting preallocated, already-written blocks needs no metadata,
-        // so fdatasync is one device flush; a growing file also gets its new
-        // size flushed, which is what reading the batch back needs.
-        s = io_->Sync(fd_, SyncKind::kData);
-        break;
-      case SyncMode::kFsync:
-        s = io_->Sync(fd_, SyncKind::kFull);
-        break;
-      case SyncMode::kDirect:
-#if defined(__APPLE__)
-        // macOS has no O_DIRECT and its O_DSYNC does not flush the drive's
-        // cache: F_FULLFSYNC (Io::Sync there) does. Not tested on macOS.
-        s = io_->Sync(fd_, SyncKind::kData);
-#endif
-        break;  // Linux: O_DIRECT | O_DSYNC, the write returned once durable
-      case SyncMode::kNone:  // page cache only, by the user's choice
-        break;
-    }
+  assert(!direct || direct_fd_ >= 0);
+  Status s = io_->PWrite(direct ? direct_fd_ : fd_, data, span, offset_);
+  if (!s.ok() && direct && s.err() == EINVAL) {
+    // Some filesystems accept O_DIRECT at open and refuse the write (an
+    // alignment they need and do not tell). EINVAL is checked before any
+    // byte moves: write it through the page cache instead, from now on.
+    direct_off_ = true;
+    s = io_->PWrite(fd_, data, span, offset_);
   }
-  *sync_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                       std::chrono::steady_clock::now() - t0)
-                                       .count());
   if (!s.ok()) return s.WithPath(path_);
   offset_ += span;
   last_crc_ = crc;
   return Status::OK();
+}
+
+bool ActiveSegment::NeedsSync(SyncMode mode) {
+  switch (mode) {
+    case SyncMode::kFdatasync:
+    case SyncMode::kFsync:
+    case SyncMode::kAuto:
+      return true;
+    case SyncMode::kDirect:
+#if defined(__APPLE__)
+      // macOS has no O_DIRECT and its O_DSYNC does not flush the drive's
+      // cache: F_FULLFSYNC (Io::Sync there) does. Not tested on macOS.
+      return true;
+#else
+      return false;  // Linux: O_DIRECT | O_DSYNC, the write returned once durable
+#endif
+    case SyncMode::kNone:  // page cache only, by the user's choice
+      return false;
+  }
+  return true;
+}
+
+Status ActiveSegment::Sync(SyncMode mode, uint64_t* sync_us) const {
+  assert(fd_ >= 0);
+  *sync_us = 0;
+  if (!NeedsSync(mode)) return Status::OK();
+  auto t0 = std::chrono::steady_clock::now();
+  // Overwriting preallocated, already-written blocks needs no metadata, so
+  // fdatasync is one device flush; a growing file also gets its new size
+  // flushed, which is what reading the batch back needs. After an O_DIRECT
+  // write the data is in the device, not yet past its volatile cache: the
+  // same fdatasync flushes it (and converts unwritten extents).
+  Status s = io_->Sync(fd_, mode == SyncMode::kFsync ? SyncKind::kFull : SyncKind::kData);
+  *sync_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - t0)
+                                       .count());
+  return s.ok() ? s : s.WithPath(path_);
+}
+
+bool ActiveSegment::WantsDirect(uint32_t span) {
+#if defined(O_DIRECT)
+  if (direct_off_) return false;
+  if (span < kAutoDirectMinBytes || span % kDirectAlign != 0 || offset_ % kDirectAlign != 0) {
+    return false;
+  }
+  if (direct_fd_ < 0) {
+    Status s = io_->Open(path_, O_RDWR | O_DIRECT, 0, &direct_fd_);
+    if (!s.ok()) {
+      // EINVAL: no O_DIRECT here (tmpfs). Anything else: the buffered
+      // descriptor still works; the batch says whether it does.
+      direct_fd_ = -1;
+      direct_off_ = true;
+      return false;
+    }
+  }
+  return true;
+#else
+  (void)span;
+  return false;
+#endif
 }
 
 void SegmentSet::Reset(std::vector<SegmentMeta> segs) {

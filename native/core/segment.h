@@ -34,7 +34,8 @@ Status WriteZeros(Io* io, int fd, uint64_t from, uint64_t to);
 // A fresh nonzero segment epoch.
 uint32_t NewEpoch();
 
-// The segment being appended to. Owned by the flusher thread.
+// The segment being appended to. Owned by the committer: one thread writes
+// at a time, and another may sync meanwhile.
 class ActiveSegment {
  public:
   ActiveSegment(Io* io, int fd, std::string path, uint64_t base_seq, uint64_t offset,
@@ -43,10 +44,24 @@ class ActiveSegment {
   ActiveSegment(const ActiveSegment&) = delete;
   ActiveSegment& operator=(const ActiveSegment&) = delete;
 
-  // Writes a sealed batch at the current offset with one call, then makes it
-  // durable as the mode says. On success the offset moves past it.
-  // *sync_us is the time spent in the sync call (0 when there is none).
-  Status Append(const char* data, uint32_t span, uint32_t crc, SyncMode mode, uint64_t* sync_us);
+  // Writes a sealed batch at the current offset with one call, with
+  // O_DIRECT when `direct` (see WantsDirect); on success the offset moves
+  // past it. Not durable yet: Sync makes it so. Called by one thread at a
+  // time (the committer's write turn).
+  Status Write(const char* data, uint32_t span, uint32_t crc, bool direct);
+  // Makes every batch written before the call durable, as the mode says.
+  // Thread-safe against a concurrent Write (the committer syncs batch N
+  // while it writes N+1). *sync_us is the time in the sync call (0 when the
+  // mode has none).
+  Status Sync(SyncMode mode, uint64_t* sync_us) const;
+  // Whether the mode needs a Sync call after a Write (every mode but
+  // 'none', and 'direct' on Linux, where O_DSYNC makes the write durable).
+  static bool NeedsSync(SyncMode mode);
+  // kAuto: whether a batch of `span` bytes at the current offset goes
+  // through O_DIRECT (probed as TigerBeetle does: by trying). Opens the
+  // direct descriptor the first time; a filesystem that refuses O_DIRECT
+  // (tmpfs) turns it off for the segment.
+  bool WantsDirect(uint32_t span);
 
   // Closes the file early; Append must not be called after it.
   void CloseFile();
@@ -60,6 +75,8 @@ class ActiveSegment {
  private:
   Io* const io_;
   int fd_;
+  int direct_fd_ = -1;      // the same file opened with O_DIRECT (kAuto), or -1
+  bool direct_off_ = false; // the filesystem refused O_DIRECT
   const std::string path_;
   const uint64_t base_seq_;
   uint64_t offset_;

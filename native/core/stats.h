@@ -41,6 +41,11 @@ struct LogStats {
   uint64_t segments = 0;      // segment files in the log
   uint64_t segments_rolled = 0;
   uint64_t prepared_segments_used = 0;
+  // sync 'auto': batches written with O_DIRECT (no page-cache copy).
+  uint64_t direct_batches = 0;
+  // Batches sealed while the batch before them was still syncing (two in
+  // flight): their commit watermark is below their first record.
+  uint64_t overlapped_batches = 0;
   uint64_t pending_bytes = 0; // staged or being written, not yet durable
   uint64_t sync_us_p50 = 0;
   uint64_t sync_us_p99 = 0;
