@@ -85,7 +85,7 @@ describe('two batches in flight', () => {
     console.log(`two in flight: ${states} crash states over ${total - opened} steps, ${overlappedBeforeCrash} batches written while another synced`);
   });
 
-  it("never acknowledges a batch whose sync came after a failed one, whichever sync fails (the other flusher's sync does not report the error)", async () => {
+  it('never acknowledges past a failed sync, whichever sync of a run with two batches in flight fails', async () => {
     const probe = tmpDir();
     fault.arm({});
     const p = await lib.CommitLog.open(probe, OPTS);
@@ -95,6 +95,7 @@ describe('two batches in flight', () => {
     await p.close();
     fault.disarm();
     expect(syncs).toBeGreaterThan(2);
+    let failed = 0;
     for (let k = 0; k < syncs; k++) {
       for (const keep of [0, 0.5]) {
         const dir = tmpDir();
@@ -102,8 +103,12 @@ describe('two batches in flight', () => {
         const log = await lib.CommitLog.open(dir, OPTS);
         fault.arm({ keepState: true, failAt: k, kind: 'sync', errno: EIO });
         const acked = await run(log, `s${k}`);
-        const err = await log.append('after').catch((e) => e);
-        expect(err.code).toBe('ERR_LOG_FAILED');
+        // Batching differs between runs: sync k may not have happened.
+        if (fault.steps('sync') > k) {
+          const err = await log.append('after').catch((e) => e);
+          expect(err.code).toBe('ERR_LOG_FAILED');
+          failed++;
+        }
         await log.close().catch(() => {});
         // Linux marks the pages of a failed writeback clean: the bytes of
         // the failed batch, and of one written while it synced, are lost.
@@ -112,6 +117,7 @@ describe('two batches in flight', () => {
         await expectAll(dir, acked, `sync ${k} failed, keep ${keep}`);
       }
     }
+    expect(failed).toBeGreaterThan(syncs / 2);
   });
 
   it('never acknowledges a batch written after one whose write failed, whichever write fails', async () => {
