@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -100,6 +101,65 @@ static void TestCrc() {
     CHECK(crc32c::Value(data.data() + off, 900) == crc32c::ExtendPortable(0, data.data() + off, 900));
   }
   CHECK(crc32c::Unmask(crc32c::Mask(0xdeadbeef)) == 0xdeadbeef);
+}
+
+// Combine(crc(A), crc(B), len(B)) is crc(A||B), for the lengths where an
+// off-by-one or a wrong power shows: none, under a word, a word, a batch
+// header, a block, past a MiB, random ones; on both implementations.
+static void TestCombineEqualsTheCrcOfTheConcatenation() {
+  std::mt19937_64 rng(20240611);
+  std::string data((1u << 20) + 3 + 68, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  std::vector<size_t> lens_b = {0, 1, 2, 3, 4, 7, 8, 9, 15, 16, 68, 4096, (1u << 20) + 3};
+  for (int i = 0; i < 40; i++) lens_b.push_back(rng() % (1u << 20));
+  for (size_t len_a : {size_t{0}, size_t{1}, size_t{61}, size_t{68}}) {
+    for (size_t len_b : lens_b) {
+      const char* a = data.data();
+      const char* b = data.data() + len_a;
+      uint32_t crc_a = crc32c::Value(a, len_a);
+      uint32_t crc_b = crc32c::Value(b, len_b);
+      uint32_t want = crc32c::Value(a, len_a + len_b);
+      CHECK(crc32c::Combine(crc_a, crc_b, len_b) == want);
+      CHECK(crc32c::CombinePortable(crc_a, crc_b, len_b) == want);
+    }
+  }
+  // Folding pieces one at a time, empty ones included, is the CRC of them all.
+  uint32_t folded = 0;
+  size_t pos = 0;
+  for (size_t piece : {size_t{5}, size_t{0}, size_t{4100}, size_t{1}, size_t{777}}) {
+    folded = crc32c::Combine(folded, crc32c::Value(data.data() + pos, piece), piece);
+    pos += piece;
+  }
+  CHECK(folded == crc32c::Value(data.data(), pos));
+  // Lengths too long to checksum here: shifting over m zero bytes and then
+  // n is shifting over m + n, which holds only if every power in the table
+  // is right.
+  for (int i = 0; i < 200; i++) {
+    uint64_t m = rng() >> 2;
+    uint64_t n = rng() >> (2 + rng() % 60);
+    uint32_t c = static_cast<uint32_t>(rng());
+    CHECK(crc32c::Combine(crc32c::Combine(c, 0, m), 0, n) == crc32c::Combine(c, 0, m + n));
+    CHECK(crc32c::CombinePortable(crc32c::CombinePortable(c, 0, m), 0, n) ==
+          crc32c::CombinePortable(c, 0, m + n));
+    CHECK(crc32c::Combine(c, 0, m) == crc32c::CombinePortable(c, 0, m));
+  }
+}
+
+// ExtendCopy stores exactly src and returns the CRC of what it stored, at
+// every alignment of source and destination and every tail length.
+static void TestExtendCopyStoresAndChecksumsTheSameBytes() {
+  std::string src = Record(9, 3000);
+  for (size_t src_off = 0; src_off < 8; src_off++) {
+    for (size_t dst_off = 0; dst_off < 8; dst_off++) {
+      for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{13}, size_t{1024}, size_t{2989}}) {
+        std::string dst(3000 + 16, '\x5a');
+        uint32_t crc = crc32c::ExtendCopy(0x1234u, &dst[dst_off], src.data() + src_off, n);
+        CHECK(std::memcmp(&dst[dst_off], src.data() + src_off, n) == 0);
+        CHECK(dst.find_first_not_of('\x5a', dst_off + n) == std::string::npos);
+        CHECK(crc == crc32c::ExtendPortable(0x1234u, src.data() + src_off, n));
+      }
+    }
+  }
 }
 
 // A scanned log of `n` segments of 10 records each; the last one's scan
@@ -701,6 +761,8 @@ int main() {
   const char* dir = mkdtemp(tmpl);
   if (dir == nullptr) return 2;
   TestCrc();
+  TestCombineEqualsTheCrcOfTheConcatenation();
+  TestExtendCopyStoresAndChecksumsTheSameBytes();
   TestBatchRoundTrip();
   TestDecideRecovery();
   TestDecideRetention();
