@@ -1,5 +1,6 @@
 // CRC32C (Castagnoli), as used by LevelDB, RocksDB and ext4. Uses the SSE4.2
-// or ARMv8 CRC instruction when the CPU has it, a slicing-by-8 table otherwise.
+// or ARMv8 CRC instruction when the CPU has it, a slicing-by-8 table otherwise;
+// Combine uses the carry-less multiply instruction (x86 PCLMULQDQ) when there.
 #ifndef COMMITLOG_CORE_CRC32C_H_
 #define COMMITLOG_CORE_CRC32C_H_
 
@@ -17,6 +18,23 @@ inline uint32_t Value(const char* data, size_t n) { return Extend(0, data, n); }
 // The portable implementation, exposed so tests can compare it with the
 // hardware one.
 uint32_t ExtendPortable(uint32_t init_crc, const char* data, size_t n);
+
+// Copies src[0, n) to dst and returns Extend(init_crc, dst, n), in one pass
+// where the CPU has a CRC instruction: each word is loaded once, so the CRC
+// covers exactly the bytes stored even if src changes meanwhile. The ranges
+// must not overlap.
+uint32_t ExtendCopy(uint32_t init_crc, char* dst, const char* src, size_t n);
+
+// Returns the crc32c of concat(A, B) where crc_a is the crc32c of A, crc_b
+// that of B, and len_b the length of B (zlib's crc32_combine). Takes and
+// returns plain CRCs as Value/Extend do, never masked ones: a masked CRC is
+// not linear in its data. Costs one multiplication modulo the polynomial
+// per set bit of len_b, not a pass over B.
+uint32_t Combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
+
+// The portable implementation of Combine, exposed so tests can compare it
+// with the one that uses the carry-less multiply instruction.
+uint32_t CombinePortable(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 
 // True when Extend uses a CPU instruction.
 bool IsHardwareAccelerated();
