@@ -1,5 +1,6 @@
 #include "batch.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstdlib>
 #include <cstring>
@@ -14,17 +15,24 @@ using namespace format;
 
 AlignedBuffer::~AlignedBuffer() { std::free(data_); }
 
-bool AlignedBuffer::Reserve(size_t n) {
+bool AlignedBuffer::Reserve(size_t n, size_t keep) {
   if (n <= capacity_) return true;
+  keep = std::min(keep, capacity_);  // a fresh builder has no bytes yet, only a size for its header
   size_t cap = capacity_ ? capacity_ : 64 * 1024;
   while (cap < n) cap *= 2;
   void* p = nullptr;
   if (posix_memalign(&p, 4096, cap) != 0) return false;
-  if (data_ != nullptr) std::memcpy(p, data_, capacity_);
+  if (data_ != nullptr && keep > 0) std::memcpy(p, data_, keep);
   std::free(data_);
   data_ = static_cast<char*>(p);
   capacity_ = cap;
   return true;
+}
+
+void AlignedBuffer::Release() {
+  std::free(data_);
+  data_ = nullptr;
+  capacity_ = 0;
 }
 
 void AlignedBuffer::Swap(AlignedBuffer& other) {
@@ -33,6 +41,10 @@ void AlignedBuffer::Swap(AlignedBuffer& other) {
 }
 
 void BatchBuilder::Reset() {
+  // Three builders (one filling, one per flusher) each keep the capacity of
+  // their largest batch: one burst of a large batch must not hold three
+  // times maxPendingBytes for the life of the log.
+  if (buf_.capacity() > kKeepCapacity && size_ < buf_.capacity() / 4) buf_.Release();
   size_ = kBatchHeaderSize;
   count_ = 0;
   payload_crc_ = 0;  // crc32c of no bytes
@@ -47,7 +59,7 @@ void BatchBuilder::Swap(BatchBuilder& other) {
 
 bool BatchBuilder::Ensure(size_t bytes) {
   // Leave room for the largest padding Seal may add.
-  return buf_.Reserve(size_ + bytes + kMaxAlign);
+  return buf_.Reserve(size_ + bytes + kMaxAlign, size_);
 }
 
 bool BatchBuilder::Add(const char* data, size_t n) {
@@ -74,7 +86,7 @@ uint32_t BatchBuilder::Seal(const SealInfo& info, uint32_t align) {
   assert(info.commit_seq <= info.base_seq);
   assert(payload_bytes() <= kMaxBatchPayload);
   size_t span = static_cast<size_t>(SpanFor(payload_bytes(), align));
-  bool ok = buf_.Reserve(span);  // Ensure() reserved kMaxAlign already
+  bool ok = buf_.Reserve(span, size_);  // Ensure() reserved kMaxAlign already
   assert(ok);
   (void)ok;
   char* h = buf_.data();

@@ -21,9 +21,12 @@ class AlignedBuffer {
   AlignedBuffer(const AlignedBuffer&) = delete;
   AlignedBuffer& operator=(const AlignedBuffer&) = delete;
 
-  // Grows capacity to at least n bytes, keeping the first size() bytes.
+  // Grows capacity to at least n bytes, keeping the first `keep` bytes
+  // (only those are copied: growth happens under the committer's lock).
   // Returns false when memory is exhausted.
-  bool Reserve(size_t n);
+  bool Reserve(size_t n, size_t keep);
+  // Frees the memory (the next Reserve allocates anew).
+  void Release();
   char* data() { return data_; }
   const char* data() const { return data_; }
   size_t capacity() const { return capacity_; }
@@ -83,8 +86,11 @@ class BatchBuilder {
   uint32_t sealed_crc() const;
 
   const char* data() const { return buf_.data(); }
+  // Empties the builder; frees a buffer above kKeepCapacity that the batch
+  // just written used less than a quarter of.
   void Reset();
   void Swap(BatchBuilder& other);
+  static constexpr size_t kKeepCapacity = 8 << 20;
 
  private:
   AlignedBuffer buf_;
