@@ -254,6 +254,12 @@ Status Log::DeleteSegmentsBefore(uint64_t seq, uint32_t* removed) {
   // the files go, so that they stop opening them. A hint, like every publish.
   head_.Publish([this, new_first](Head* h) { h->first_seq = segments_.first_seq(new_first); });
   for (const std::string& p : paths) {
+    // Only now that first_seq is durable: a recycled file keeps its batches,
+    // and they must lie below the log's start by then (recycle.h).
+    if (committer_ != nullptr && committer_->Recycle(p)) {
+      (*removed)++;
+      continue;
+    }
     s = io_->Unlink(p);
     if (s.ok()) {
       (*removed)++;

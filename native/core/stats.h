@@ -41,6 +41,9 @@ struct LogStats {
   uint64_t segments = 0;      // segment files in the log
   uint64_t segments_rolled = 0;
   uint64_t prepared_segments_used = 0;
+  // Freed segments the preparer made ready as the next segment, instead of
+  // zero-filling a new file (recycle.h).
+  uint64_t segments_recycled = 0;
   uint64_t pending_bytes = 0; // staged or being written, not yet durable
   uint64_t sync_us_p50 = 0;
   uint64_t sync_us_p99 = 0;
