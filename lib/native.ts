@@ -26,6 +26,8 @@ export interface NativeStats {
   segments: number;
   segmentsRolled: number;
   preparedSegmentsUsed: number;
+  /** Segments freed by truncateBefore or retention that became new segments instead of zero-filled files. */
+  segmentsRecycled: number;
   pendingBytes: number;
   syncLatencyUsP50: number;
   syncLatencyUsP99: number;
@@ -198,6 +200,7 @@ export interface NativeOpenOptions {
   maxPendingBytes: number;
   maxBatchDelayMicros: number;
   brokenBytesMax: number;
+  recycleSegments: number;
   create: boolean;
   /** Permission bits of new files; undefined: an existing log's, else 0o600. */
   mode?: number;

@@ -309,6 +309,7 @@ Napi::Value LogHandle::Stats(const Napi::CallbackInfo& info) {
   o.Set("segments", Num(env, s.segments));
   o.Set("segmentsRolled", Num(env, s.segments_rolled));
   o.Set("preparedSegmentsUsed", Num(env, s.prepared_segments_used));
+  o.Set("segmentsRecycled", Num(env, s.segments_recycled));
   o.Set("pendingBytes", Num(env, s.pending_bytes));
   o.Set("syncLatencyUsP50", Num(env, s.sync_us_p50));
   o.Set("syncLatencyUsP99", Num(env, s.sync_us_p99));
