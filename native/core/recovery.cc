@@ -35,6 +35,14 @@ bool IsLeftover(const std::string& name) {
 
 // --- Step 1: discover ------------------------------------------------------
 
+// A batch header that passes the sanity checks, whether or not its batch
+// is whole and its CRC matches: its fields can be trusted to say which use
+// of the file wrote it (a torn write's header sector arrives whole or not).
+bool SaneHeader(BatchState st, const BatchHeader& h) {
+  return st == BatchState::kValid || st == BatchState::kBadCrc ||
+         (st == BatchState::kTruncated && h.header_len != 0);
+}
+
 Status ListLog(Io* io, const std::string& dir, LogScan* scan, std::vector<uint64_t>* bases) {
   std::vector<std::string> names;
   Status s = io->ListDir(dir, &names);
@@ -139,10 +147,9 @@ Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, uint64_t log_id
     BatchHeader h;
     BatchState st = reader.ReadAt(candidates[k], &h, &s);
     if (!s.ok()) continue;
-    // An older use's batch (a recycled file; see ScanSegment), and how far
-    // this use's batches reach, torn ones too when their header landed.
-    bool sane = st == BatchState::kValid || st == BatchState::kBadCrc ||
-                (st == BatchState::kTruncated && h.header_len != 0);
+    // An older use's header (a recycled file, docs/FORMAT.md), and how far
+    // this use's batches reach, torn ones too when their header arrived.
+    bool sane = SaneHeader(st, h);
     if (sane && h.base_seq < seg.base) out->recycled = true;
     if (sane && h.base_seq >= seg.chain.next_seq && (seg.chain.batches == 0 || h.epoch == seg.chain.epoch)) {
       out->live_end = std::max(out->live_end, std::min(candidates[k] + h.span, seg.file_size));
@@ -203,10 +210,9 @@ Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogSc
   const SegmentScan& seg = scan->segs[scan->stop_index];
   const Checkpoint& cp = scan->cp;
   // A clean close recorded where the log ended: nothing was written past
-  // it, so the rest of the segment need not be read.
-  // In a recycled file the walk may also end at an older use's bytes
-  // (garbage where a batch of this use ended inside an older batch), which
-  // nothing of this use could have written: they are no torn tail.
+  // it, so the rest of the segment need not be read. Nor when the walk
+  // ended at bytes no batch of this use wrote: in a recycled file, an older
+  // use's (garbage where a batch of this use ended inside an older batch).
   bool clean = scan->have_cp && cp.clean && scan->stop_in_tail && cp.tail_base == seg.base &&
                cp.tail_end == seg.end_offset && cp.tail_crc == seg.chain.last_crc &&
                (seg.clean_end || !seg.end_is_ours);
@@ -564,9 +570,7 @@ Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& ch
     const char* refuse = st == BatchState::kValid ? out->chain.Refuse(h) : DescribeBatchState(st);
     if (refuse != nullptr) {
       out->stop_reason = refuse;
-      bool sane = st == BatchState::kValid || st == BatchState::kBadCrc ||
-                  (st == BatchState::kTruncated && h.header_len != 0);
-      out->end_is_ours = sane && (out->chain.batches == 0 || h.epoch == out->chain.epoch);
+      out->end_is_ours = SaneHeader(st, h) && (out->chain.batches == 0 || h.epoch == out->chain.epoch);
       return Status::OK();
     }
     if (h.end_seq() > stop_seq) {

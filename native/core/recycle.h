@@ -7,6 +7,10 @@
 // first_seq, made durable before the file was renamed, and every number the
 // log hands out later is at or above it.
 //
+// Only segments wholly below that durable first_seq may be recycled: never
+// what truncateFrom drops (its numbers are handed out again, so its batches
+// could continue the log) nor a segment recovery deletes.
+//
 // The life of a recycled file: Log::DeleteSegmentsBefore renames the segment
 // to RecycledSegmentPath (Committer::Recycle) once first_seq is durable, the
 // preparer makes it ready (ReuseSegmentFile), and a roll renames it to the
