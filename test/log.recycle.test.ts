@@ -349,6 +349,38 @@ describe('segment recycling', () => {
     await again.close();
   });
 
+  it("opens strictly when a power loss brought a recycled file's old name back beside its new segment name", async () => {
+    const b = await oldLogTruncated();
+    const copy = crashCopy(b.dir);
+    await b.log.close();
+    // What a power loss can leave of truncateBefore's rename and a roll's,
+    // neither of them made durable yet: the file that was segment 0 is
+    // segment 26 (no batch in it yet) and segment 0 again.
+    const recycled = path.join(copy, 'prepared-recycled-0.tmp');
+    const seg26 = path.join(copy, '00000000000000000026.log');
+    const seg0 = path.join(copy, '00000000000000000000.log');
+    fs.linkSync(recycled, seg26);
+    fs.linkSync(recycled, seg0);
+    fs.unlinkSync(recycled);
+    expect(parseBatches(seg26)[0].baseSeq).toBe(0);
+    const again = await CommitLog.open(copy, O);
+    expect(again.recovery.corruption).toBe(false);
+    expect(again.recovery.tornTail).toBe(false);
+    expect(again.recovery.truncationFinished).toBe(1);
+    expect(fs.existsSync(seg0)).toBe(false);
+    expect(again.firstSeq).toBe(16);
+    expectExactly(await readAll(again), b.want, 16);
+    // Appends go into segment 26, over the older batches.
+    const data = body('NEW', 26, NEW_LEN);
+    expect(await again.append(data)).toBe(26);
+    b.want.set(26, data);
+    await again.close();
+    expect(segmentFiles(copy).at(-1)).toBe(seg26);
+    const third = await CommitLog.open(copy, O);
+    expectExactly(await readAll(third), b.want, 16);
+    await third.close();
+  });
+
   it('removes freed segments waiting for reuse that a crash left', async () => {
     const b = await oldLogTruncated();
     const copy = crashCopy(b.dir);
