@@ -15,7 +15,7 @@ import { segmentFiles, tmpDir, useFaultAddon } from './helpers';
 
 const { lib, fault } = await useFaultAddon();
 
-type Log = InstanceType<typeof lib.CommitLog>;
+type Log = Awaited<ReturnType<typeof lib.CommitLog.open>>;
 
 const SEG = 64 * 1024;
 const O = { segmentBytes: SEG, alignBytes: 4096, preallocate: 'zero' as const };
