@@ -268,9 +268,10 @@ Status Log::DeleteSegmentsBefore(uint64_t seq, uint32_t* removed) {
     }
   }
   // Not needed for correctness: first_seq is durable in the CHECKPOINT
-  // already, so unlinks a power loss undoes are finished by the next open
-  // (truncationFinished). It makes the freed space durable at once, which is
-  // what retention is for.
+  // already, so unlinks (and renames for reuse) a power loss undoes are
+  // finished by the next open (truncationFinished), and the roll that reuses
+  // a file syncs the directory before writing into it. It makes the freed
+  // space durable at once, which is what retention is for.
   return io_->SyncDir(dir_);
 }
 

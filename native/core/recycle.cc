@@ -38,9 +38,10 @@ Status ReuseSegmentFile(Io* io, const std::string& path, uint64_t segment_bytes)
     if (s.ok() && start < end) s = WriteZeros(io, fd, start, end);
     at = end > at ? end : size;
   }
-  // Not for the old batches' sake (they are below first_seq, durable or
-  // not): so that the first batch's fdatasync writes that batch only, as
-  // with a new file.
+  // Not needed for correctness: the old batches are below first_seq whether
+  // they reached the disk or not, and zeros over holes read as the holes
+  // did. It keeps the first batch's fdatasync to that batch, as with a new
+  // file.
   if (s.ok()) s = io->Sync(fd, SyncKind::kData);
   io->Close(fd);
   return s.WithPath(path);
