@@ -14,6 +14,7 @@
       "native/core/log_reader.cc",
       "native/core/reader.cc",
       "native/core/recovery.cc",
+      "native/core/recycle.cc",
       "native/core/retention.cc",
       "native/core/segment.cc",
       "native/core/segment_index.cc",

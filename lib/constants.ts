@@ -8,6 +8,7 @@ export const DEFAULT_ALIGN_BYTES = 4096;
 export const DEFAULT_PREALLOCATE = 'auto';
 export const DEFAULT_RECOVERY = 'strict';
 export const DEFAULT_BROKEN_BYTES_MAX = 1024 * 1024;
+export const DEFAULT_RECYCLE_SEGMENTS = 2;
 /** Bounds of the period of retention's age timer (a quarter of maxAgeMs). */
 export const RETENTION_PERIOD_MIN_MS = 1000;
 export const RETENTION_PERIOD_MAX_MS = 60_000;
@@ -20,3 +21,5 @@ export const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
 export const MAX_RECORD_BYTES_LIMIT = 1024 * 1024 * 1024;
 export const MAX_PENDING_BYTES_LIMIT = 1024 * 1024 * 1024;
 export const MIN_SEGMENT_BYTES = 64 * 1024;
+/** Freed segments kept for reuse at most (each takes segmentBytes of disk while it waits). */
+export const MAX_RECYCLE_SEGMENTS = 1024;

@@ -30,6 +30,8 @@ export interface NativeStats {
   directBatches: number;
   /** Batches sealed while the previous batch was still syncing (two in flight). */
   overlappedBatches: number;
+  /** Segments freed by truncateBefore or retention that became new segments instead of zero-filled files. */
+  segmentsRecycled: number;
   pendingBytes: number;
   syncLatencyUsP50: number;
   syncLatencyUsP99: number;
@@ -202,6 +204,7 @@ export interface NativeOpenOptions {
   maxPendingBytes: number;
   maxBatchDelayMicros: number;
   brokenBytesMax: number;
+  recycleSegments: number;
   create: boolean;
   /** Permission bits of new files; undefined: an existing log's, else 0o600. */
   mode?: number;

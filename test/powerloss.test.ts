@@ -77,6 +77,8 @@ function logOptions(rand: Rand, big: boolean) {
     alignBytes: rand() < 0.5 ? 512 : 4096,
     preallocate: (['zero', 'none', 'fallocate', 'auto'] as const)[Math.floor(rand() * 4)],
     sync: r < 0.35 ? ('auto' as const) : r < 0.65 ? ('fdatasync' as const) : r < 0.8 ? ('fsync' as const) : ('none' as const),
+    // Segments freed by truncateBefore and retention reused (the default, 2), or not.
+    recycleSegments: [0, 1, 2][Math.floor(rand() * 3)],
   };
 }
 
@@ -85,6 +87,8 @@ const inflight = { overlapped: 0, direct: 0 };
 
 /** Segments retention passes deleted (in lives that did not crash before counting). */
 let retentionDeleted = 0;
+/** Freed segments made into later ones (docs/FORMAT.md, "Recycled segments"). */
+let segmentsRecycled = 0;
 
 interface LogState {
   dir: string;
@@ -193,6 +197,7 @@ async function live(st: LogState, round: number, rand: Rand, ids: { next: number
   }
   inflight.overlapped += log.stats().overlappedBatches;
   inflight.direct += log.stats().directBatches;
+  segmentsRecycled += log.stats().segmentsRecycled;
   if (process.env.COMMITLOG_POWER_TRACE) console.log(`round ${round}: ${acks} acks, durable ${log.durableSeq}, crashed ${fault.crashed()}, recovery ${JSON.stringify(log.recovery)}`);
   if (rand() < 0.7) fault.crash(); // the process dies; else a clean close
   await log.close().catch(() => {});
@@ -297,13 +302,14 @@ describe('power loss', () => {
       `power loss (log): ${LOG_ROUNDS} crash states after ${totals.lives} process lifetimes ` +
         `(${(totals.lives / LOG_ROUNDS).toFixed(2)} per crash); ${totals.sectorsLost} sectors lost, ` +
         `${totals.doomed} doomed by failed syncs, ${totals.namesReverted} directory entries reverted, ` +
-        `${retentionDeleted} segments deleted by retention; ` +
+        `${retentionDeleted} segments deleted by retention, ${segmentsRecycled} freed segments reused; ` +
         `${inflight.overlapped} batches written while the previous one synced, ${inflight.direct} with O_DIRECT; ` +
         `truncateFrom: ${cuts.done} done, ${cuts.interrupted} interrupted, ${cuts.refused} refused; 0 acknowledged records lost; ` +
         `readers returned ${totals.readByReaders} records before recovery, all of them in the log after it`,
     );
     if (LOG_ROUNDS >= 200) expect(cuts.done).toBeGreaterThan(0);
     if (LOG_ROUNDS >= 200) expect(inflight.overlapped).toBeGreaterThan(0);
+    if (LOG_ROUNDS >= 200) expect(segmentsRecycled).toBeGreaterThan(0);
     expect(totals.sectorsLost).toBeGreaterThan(0);
     expect(totals.namesReverted).toBeGreaterThan(0);
     expect(totals.readByReaders).toBeGreaterThan(0);

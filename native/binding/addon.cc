@@ -78,13 +78,15 @@ bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
   double align = opt->align_bytes, seg = static_cast<double>(opt->segment_bytes);
   double pending = static_cast<double>(opt->max_pending_bytes), delay = opt->max_batch_delay_us;
   double broken = static_cast<double>(opt->broken_bytes_max);
+  double recycle = opt->recycle_segments;
   bool ok = ParseEnum(o, "sync", kSync, 5, &sync) && ParseEnum(o, "preallocate", kPrealloc, 4, &prealloc) &&
             ParseEnum(o, "recovery", kRecovery, 2, &recovery) &&
             ParseNumber(o, "alignBytes", format::kMinAlign, format::kMaxAlign, &align) &&
             ParseNumber(o, "segmentBytes", 4096, 1ull << 40, &seg) &&
             ParseNumber(o, "maxPendingBytes", 1, 1ull << 30, &pending) &&
             ParseNumber(o, "maxBatchDelayMicros", 0, 1e6, &delay) &&
-            ParseNumber(o, "brokenBytesMax", 0, 1ull << 30, &broken);
+            ParseNumber(o, "brokenBytesMax", 0, 1ull << 30, &broken) &&
+            ParseNumber(o, "recycleSegments", 0, 1024, &recycle);
   uint32_t a = static_cast<uint32_t>(align);
   if (!ok || (a & (a - 1)) != 0) return false;
   opt->sync = static_cast<SyncMode>(sync);
@@ -95,6 +97,7 @@ bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
   opt->max_pending_bytes = static_cast<uint64_t>(pending);
   opt->max_batch_delay_us = static_cast<uint32_t>(delay);
   opt->broken_bytes_max = static_cast<uint64_t>(broken);
+  opt->recycle_segments = static_cast<uint32_t>(recycle);
   Napi::Value create = o.Get("create");
   opt->create = create.IsUndefined() || create.ToBoolean().Value();
   double mode = -1;

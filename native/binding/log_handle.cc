@@ -311,6 +311,7 @@ Napi::Value LogHandle::Stats(const Napi::CallbackInfo& info) {
   o.Set("preparedSegmentsUsed", Num(env, s.prepared_segments_used));
   o.Set("directBatches", Num(env, s.direct_batches));
   o.Set("overlappedBatches", Num(env, s.overlapped_batches));
+  o.Set("segmentsRecycled", Num(env, s.segments_recycled));
   o.Set("pendingBytes", Num(env, s.pending_bytes));
   o.Set("syncLatencyUsP50", Num(env, s.sync_us_p50));
   o.Set("syncLatencyUsP99", Num(env, s.sync_us_p99));

@@ -9,6 +9,7 @@
 
 #include "checkpoint.h"
 #include "log_format.h"
+#include "recycle.h"
 
 namespace commitlog {
 
@@ -323,9 +324,14 @@ void Committer::PreparerLoop() {
     want_prepared_ = false;
     LogOptions opts = options_;
     if (opts.preallocate == Preallocate::kAuto) opts.preallocate = next_prepare_;
+    std::string recycled;
+    if (!recycled_.empty()) {
+      recycled = std::move(recycled_.front());
+      recycled_.pop_front();
+    }
     l.unlock();
     std::string path;
-    Status s = PrepareSegment(opts, &path);
+    Status s = PrepareSegment(opts, recycled, &path);
     l.lock();
     // On failure (a full disk, say) the next roll creates the file itself
     // and reports the error if that fails too: the flusher owns failures.
@@ -341,14 +347,54 @@ void Committer::PreparerLoop() {
     io_->Unlink(prepared_path_);  // recovery would remove it too
     prepared_path_.clear();
   }
+  for (const std::string& p : recycled_) io_->Unlink(p);
+  recycled_.clear();
 }
 
-Status Committer::PrepareSegment(const LogOptions& opts, std::string* path) {
+Status Committer::PrepareSegment(const LogOptions& opts, const std::string& recycled,
+                                 std::string* path) {
+  if (!recycled.empty()) {
+    Status r = ReuseSegmentFile(io_, recycled, options_.segment_bytes);
+    if (r.ok()) {
+      *path = recycled;
+      std::lock_guard<std::mutex> l(stats_mu_);
+      stats_.segments_recycled++;
+      return r;
+    }
+    // Only a cost: a new file is made instead.
+    io_->Unlink(recycled);
+    NoteBackgroundFailure(r, false);
+  }
   char name[64];
   std::snprintf(name, sizeof(name), "%s%llu.tmp", format::kPreparedPrefix,
                 static_cast<unsigned long long>(prepared_counter_++));
   *path = JoinPath(dir_, name);
   return CreateSegmentFile(io_, *path, opts);
+}
+
+bool Committer::Recycle(const std::string& path) {
+  if (options_.recycle_segments == 0 || options_.preallocate == Preallocate::kNone) return false;
+  std::string to;
+  {
+    std::lock_guard<std::mutex> l(prep_mu_);
+    if (prep_stopping_ || recycled_.size() + recycle_renames_ >= options_.recycle_segments) return false;
+    recycle_renames_++;
+    to = RecycledSegmentPath(dir_, recycle_counter_++);
+  }
+  // Never over an existing file. Not synced here: whichever name a power
+  // loss leaves, recovery removes it (a prepared-* leftover, or a segment
+  // below the durable first_seq), and the roll that reuses the file syncs
+  // the directory before writing a batch into it.
+  bool ok = QualifiesForReuse(io_, path, options_.segment_bytes) && io_->RenameNoReplace(path, to).ok();
+  std::lock_guard<std::mutex> l(prep_mu_);
+  recycle_renames_--;
+  if (!ok) return false;
+  if (prep_stopping_) {
+    io_->Unlink(to);  // the preparer has gone, or is going: it left the log all the same
+  } else {
+    recycled_.push_back(to);
+  }
+  return true;
 }
 
 void Committer::WriteCheckpointNow() {

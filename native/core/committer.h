@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -105,6 +106,16 @@ class Committer {
   // Lets appends and the flusher go on.
   void Resume();
 
+  // Recycling (options.recycle_segments, recycle.h): takes over `path`, a
+  // segment that left the log once the CHECKPOINT made a first_seq above all
+  // its records durable, and renames it to a prepared-recycled-* name for
+  // the preparer, which makes the next segment of it instead of zero-filling
+  // a new file. False, with nothing changed, when recycling is off, the
+  // pool already holds recycle_segments files, the file does not qualify
+  // (QualifiesForReuse), the committer is stopping, or the rename fails: the
+  // caller unlinks it then. Any thread.
+  bool Recycle(const std::string& path);
+
  private:
   // One flusher's batch buffer and what it wrote: owned by that thread.
   struct Flusher {
@@ -129,7 +140,9 @@ class Committer {
   // Blocks until every batch below seq is published, or the log failed.
   Status WaitPublished(uint64_t seq);
   Status Roll(uint64_t base_seq, uint32_t chain_crc);
-  Status PrepareSegment(const LogOptions& opts, std::string* path);
+  // Makes the next segment file: `recycled` if it is not empty and can be
+  // made ready, else a new one.
+  Status PrepareSegment(const LogOptions& opts, const std::string& recycled, std::string* path);
   void WriteCheckpointNow();
   // Counts a failure of the preparer thread, which nobody waits for.
   void NoteBackgroundFailure(const Status& s, bool checkpoint);
@@ -179,6 +192,9 @@ class Committer {
   bool prep_stopping_ = false;
   uint64_t prepared_counter_ = 0;
   Preallocate next_prepare_ = Preallocate::kZero;  // what kAuto uses next
+  std::deque<std::string> recycled_;  // freed segments, renamed, waiting to be prepared
+  uint32_t recycle_renames_ = 0;      // Recycle calls between taking a place and filling it
+  uint64_t recycle_counter_ = 0;      // names them
   std::chrono::steady_clock::time_point segment_started_ = std::chrono::steady_clock::now();
 
   std::atomic<uint64_t> durable_seq_;

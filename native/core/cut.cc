@@ -116,6 +116,9 @@ Status PlanCutInSegment(Io* io, const SegmentMeta& holder, uint64_t start_offset
     BatchHeader h;
     BatchState st = reader.ReadAt(pos, &h, &s);
     if (!s.ok() || st != BatchState::kValid) break;
+    // An older use's batch (a recycled file) ends the segment's batches:
+    // nothing of it can continue the log or prove anything, so it stays.
+    if (h.base_seq < holder.base_seq) break;
     if (!found && h.end_seq() <= seq) {
       next = h.end_seq();
       last_crc = h.crc;

@@ -5,8 +5,8 @@
 // files look like that.
 //
 // Steps. Every call except pure reads and DropCache (PRead, Stat, ListDir,
-// RealPath, FileSize, Close, DropCache, and Open without O_WRONLY, O_RDWR or
-// O_CREAT) is a numbered "step". A plan can:
+// RealPath, FileSize, FindHole, Close, DropCache, and Open without O_WRONLY,
+// O_RDWR or O_CREAT) is a numbered "step". A plan can:
 //  - crash at step N: that step and everything after it fails with
 //    ECANCELED and has no effect, as if the process had died right before
 //    it (cleanup code cannot run either). Crash() does the same at once.
@@ -175,6 +175,9 @@ class FaultIo final : public Io {
   Status DropCache(int fd) override;
   Status Allocate(int fd, uint64_t size) override;
   Status FileSize(int fd, uint64_t* size) override { return base_->FileSize(fd, size); }
+  Status FindHole(int fd, uint64_t from, uint64_t* start, uint64_t* end) override {
+    return base_->FindHole(fd, from, start, end);
+  }
   Status LockExclusive(int fd, const std::string& path, bool wait) override;
   Status Stat(const std::string& path, FileInfo* info) override { return base_->Stat(path, info); }
   Status Rename(const std::string& from, const std::string& to) override;

@@ -56,6 +56,19 @@ class Io {
   // Reserves blocks without writing them (fallocate, or posix_fallocate).
   virtual Status Allocate(int fd, uint64_t size) = 0;
   virtual Status FileSize(int fd, uint64_t* size) = 0;
+  // The first hole at or after `from`: a range [*start, *end) that reads as
+  // zeros without having been written (a sparse range, or an unwritten
+  // extent where the file system reports those as holes, as ext4 and xfs
+  // do); *start == *end == the file's size when there is none, or when the
+  // file system cannot tell (then every byte counts as written). The file
+  // offset of fd may move.
+  virtual Status FindHole(int fd, uint64_t from, uint64_t* start, uint64_t* end) {
+    (void)from;
+    uint64_t size = 0;
+    Status s = FileSize(fd, &size);
+    *start = *end = size;
+    return s;
+  }
   // Takes an exclusive advisory lock (flock). Without `wait`, kLocked if
   // another holder has it; with `wait`, blocks until it is free.
   virtual Status LockExclusive(int fd, const std::string& path, bool wait = false) = 0;

@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -128,6 +129,28 @@ class PosixIoImpl final : public Io {
     struct stat st;
     if (::fstat(fd, &st) < 0) return Status::IoError("fstat", errno);
     *size = static_cast<uint64_t>(st.st_size);
+    return Status::OK();
+  }
+
+  Status FindHole(int fd, uint64_t from, uint64_t* start, uint64_t* end) override {
+    uint64_t size = 0;
+    Status s = FileSize(fd, &size);
+    if (!s.ok()) return s;
+    *start = *end = size;
+    if (from >= size) return Status::OK();
+#if defined(SEEK_HOLE) && defined(SEEK_DATA)
+    off_t hole = ::lseek(fd, static_cast<off_t>(from), SEEK_HOLE);
+    if (hole < 0) {
+      // A file system without the query: no hole it knows of.
+      if (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP) return Status::OK();
+      return Status::IoError("lseek(SEEK_HOLE)", errno);
+    }
+    if (static_cast<uint64_t>(hole) >= size) return Status::OK();
+    off_t data = ::lseek(fd, hole, SEEK_DATA);
+    if (data < 0 && errno != ENXIO) return Status::IoError("lseek(SEEK_DATA)", errno);
+    *start = static_cast<uint64_t>(hole);
+    *end = data < 0 ? size : std::min<uint64_t>(static_cast<uint64_t>(data), size);
+#endif
     return Status::OK();
   }
 

@@ -258,6 +258,12 @@ Status Log::DeleteSegmentsBefore(uint64_t seq, uint32_t* removed) {
   // the files go, so that they stop opening them. A hint, like every publish.
   head_.Publish([this, new_first](Head* h) { h->first_seq = segments_.first_seq(new_first); });
   for (const std::string& p : paths) {
+    // Only now that first_seq is durable: a recycled file keeps its batches,
+    // and they must lie below the log's start by then (recycle.h).
+    if (committer_ != nullptr && committer_->Recycle(p)) {
+      (*removed)++;
+      continue;
+    }
     s = io_->Unlink(p);
     if (s.ok()) {
       (*removed)++;
@@ -266,9 +272,10 @@ Status Log::DeleteSegmentsBefore(uint64_t seq, uint32_t* removed) {
     }
   }
   // Not needed for correctness: first_seq is durable in the CHECKPOINT
-  // already, so unlinks a power loss undoes are finished by the next open
-  // (truncationFinished). It makes the freed space durable at once, which is
-  // what retention is for.
+  // already, so unlinks (and renames for reuse) a power loss undoes are
+  // finished by the next open (truncationFinished), and the roll that reuses
+  // a file syncs the directory before writing into it. It makes the freed
+  // space durable at once, which is what retention is for.
   return io_->SyncDir(dir_);
 }
 

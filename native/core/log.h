@@ -68,7 +68,8 @@ class Log {
 
   // Deletes the segments all of whose records are below seq (never the
   // segment being written). *removed counts them. The new first sequence
-  // number is made durable (CHECKPOINT) before anything is unlinked.
+  // number is made durable (CHECKPOINT) before anything is unlinked, or
+  // renamed for reuse (options.recycle_segments).
   Status TruncateBefore(uint64_t seq, uint32_t* removed);
 
   // One retention pass (retention.cc): deletes the oldest segments that

@@ -52,6 +52,11 @@ struct LogOptions {
   uint64_t max_pending_bytes = 64ull << 20;
   uint32_t max_batch_delay_us = 0;
   uint64_t broken_bytes_max = 1ull << 20;  // bytes kept in a .broken side file
+  // Segments that truncateBefore or retention free are kept, up to this
+  // many at a time, and made into later segments instead of zero-filling new
+  // files (recycle.h); 0 unlinks them. Only with a preallocate mode that
+  // prepares segments (not kNone).
+  uint32_t recycle_segments = 2;
   bool create = true;                      // create the directory if missing
   // Permission bits of every file the log creates (the umask applies). The
   // owner's read and write are always among them: the log reads and

@@ -35,6 +35,14 @@ bool IsLeftover(const std::string& name) {
 
 // --- Step 1: discover ------------------------------------------------------
 
+// A batch header that passes the sanity checks, whether or not its batch
+// is whole and its CRC matches: its fields can be trusted to say which use
+// of the file wrote it (a torn write's header sector arrives whole or not).
+bool SaneHeader(BatchState st, const BatchHeader& h) {
+  return st == BatchState::kValid || st == BatchState::kBadCrc ||
+         (st == BatchState::kTruncated && h.header_len != 0);
+}
+
 Status ListLog(Io* io, const std::string& dir, LogScan* scan, std::vector<uint64_t>* bases) {
   std::vector<std::string> names;
   Status s = io->ListDir(dir, &names);
@@ -134,10 +142,19 @@ Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, uint64_t log_id
     }
     off += got;
   }
+  out->live_end = from;
   for (size_t k = 0; s.ok() && k < candidates.size(); k++) {
     BatchHeader h;
     BatchState st = reader.ReadAt(candidates[k], &h, &s);
-    if (!s.ok() || st != BatchState::kValid) continue;
+    if (!s.ok()) continue;
+    // An older use's header (a recycled file, docs/FORMAT.md), and how far
+    // this use's batches reach, torn ones too when their header arrived.
+    bool sane = SaneHeader(st, h);
+    if (sane && h.base_seq < seg.base) out->recycled = true;
+    if (sane && h.base_seq >= seg.chain.next_seq && (seg.chain.batches == 0 || h.epoch == seg.chain.epoch)) {
+      out->live_end = std::max(out->live_end, std::min(candidates[k] + h.span, seg.file_size));
+    }
+    if (st != BatchState::kValid) continue;
     if (seg.chain.batches > 0 && h.epoch != seg.chain.epoch) continue;
     // Version 1 batches bind to no place and no log: they count only in a
     // segment version 1 wrote, never in one this code writes (where they
@@ -193,9 +210,12 @@ Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogSc
   const SegmentScan& seg = scan->segs[scan->stop_index];
   const Checkpoint& cp = scan->cp;
   // A clean close recorded where the log ended: nothing was written past
-  // it, so the rest of the segment need not be read.
+  // it, so the rest of the segment need not be read. Nor when the walk
+  // ended at bytes no batch of this use wrote: in a recycled file, an older
+  // use's (garbage where a batch of this use ended inside an older batch).
   bool clean = scan->have_cp && cp.clean && scan->stop_in_tail && cp.tail_base == seg.base &&
-               cp.tail_end == seg.end_offset && cp.tail_crc == seg.chain.last_crc && seg.clean_end;
+               cp.tail_end == seg.end_offset && cp.tail_crc == seg.chain.last_crc &&
+               (seg.clean_end || !seg.end_is_ours);
   for (size_t i = scan->stop_index + 1; i < scan->segs.size(); i++) {
     // Their walks stop at the chain the damage broke: look at every batch.
     SegmentScan later = scan->segs[i];
@@ -259,7 +279,13 @@ void FindStop(LogScan* scan) {
         return;
       }
     }
-    if (i + 1 < scan->segs.size() && !seg.clean_end) {
+    // A walk that did not end cleanly is whole all the same when the next
+    // segment starts at the number it ended at: a segment is made, and named,
+    // only once its predecessor ends there. What follows its last batch is
+    // then an older use's bytes (a recycled file: an older batch, or the rest
+    // of one that a batch of this use ended inside), not lost records.
+    bool whole = i + 1 < scan->segs.size() && scan->segs[i + 1].base == seg.chain.next_seq;
+    if (i + 1 < scan->segs.size() && !seg.clean_end && !whole) {
       // Segments roll only after their last batch was synced: damage in any
       // segment but the last hit acknowledged records (unless the log ran
       // with sync 'none', see DecideRecovery).
@@ -357,7 +383,11 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
 
   plan.keep_segments = scan.stop_index + 1;
   plan.cut_offset = scan.stop_offset;
-  uint64_t nonzero_end = std::max(scan.beyond.nonzero_end, scan.stop_offset);
+  // In a recycled file only what a header shows to be this use's was
+  // written past the stop (ScanBeyond): the rest is an older use's bytes,
+  // neither damage nor records, so it is not cut, saved or reported.
+  uint64_t written_end = scan.beyond.recycled ? scan.beyond.live_end : scan.beyond.nonzero_end;
+  uint64_t nonzero_end = std::max(written_end, scan.stop_offset);
   plan.zero_to = std::min<uint64_t>((nonzero_end + kMinAlign - 1) / kMinAlign * kMinAlign, seg.file_size);
   rep.segments_dropped = static_cast<uint32_t>(scan.segs.size() - plan.keep_segments);
   rep.bytes_dropped = nonzero_end - scan.stop_offset;
@@ -384,6 +414,14 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
     rep.gap_to = cp.gap_to;
   }
   bool gap = plan.next_seq > at;
+  if (gap && scan.beyond.recycled && plan.keep_segments == scan.stop_index + 1) {
+    // The kept segment now ends before given-up numbers, which readers tell
+    // from damage by a clean end: an older use's bytes go too, so that it
+    // ends in zeros (a rare path, worth no more than a new file's fill).
+    uint64_t all = std::max(scan.beyond.nonzero_end, scan.stop_offset);
+    plan.zero_to = std::max(plan.zero_to,
+                            std::min<uint64_t>((all + kMinAlign - 1) / kMinAlign * kMinAlign, seg.file_size));
+  }
   plan.trim = trim;
   // After a cut, appends start a new segment: a trimmed segment ends where
   // its rewritten batch does, not at cut_offset.
@@ -513,6 +551,7 @@ Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& ch
   out->chain = chain;
   out->end_offset = 0;
   out->clean_end = false;
+  out->end_is_ours = false;
   out->at_cut = false;
   out->cut_batch_base = 0;
   out->last_version = 0;
@@ -531,6 +570,7 @@ Status ScanSegment(Io* io, int fd, const std::string& path, const ChainState& ch
     const char* refuse = st == BatchState::kValid ? out->chain.Refuse(h) : DescribeBatchState(st);
     if (refuse != nullptr) {
       out->stop_reason = refuse;
+      out->end_is_ours = SaneHeader(st, h) && (out->chain.batches == 0 || h.epoch == out->chain.epoch);
       return Status::OK();
     }
     if (h.end_seq() > stop_seq) {

@@ -63,6 +63,10 @@ struct SegmentScan {
   ChainState chain;           // after that batch
   uint16_t last_version = 0;  // of that batch; 0 if the segment has none
   bool clean_end = false;     // stopped at end of file or at zeroed space
+  // Not clean: it stopped at a header this use of the file may have written
+  // (sane, and of the segment's epoch once it has batches), not at garbage
+  // or another epoch's batch, which in a recycled file are an older use's.
+  bool end_is_ours = false;
   // The walk stopped at end_offset before a batch holding the stop sequence
   // number (a pending cut's): at_cut, and that batch's first number.
   bool at_cut = false;
@@ -79,6 +83,15 @@ struct BeyondScan {
   uint64_t proof_offset = 0;      // where that batch is
   uint64_t max_end_seq = 0;       // highest end_seq of the valid batches found
   uint64_t nonzero_end = 0;       // just past the last non-zero byte
+  // A batch header (of a valid batch or a torn one) below the segment's
+  // first number lies past the stop: the file is a recycled one, and bytes
+  // there are an older use's unless a header says otherwise (docs/FORMAT.md,
+  // "Recycled segments").
+  bool recycled = false;
+  // Just past the last batch, valid or torn, whose header is this use's
+  // (its number at or past the stop's, of the segment's epoch once it has
+  // batches); the stop offset if there is none.
+  uint64_t live_end = 0;
 };
 
 struct LogScan {

@@ -33,6 +33,14 @@ bool TakeRecords(const BatchHeader& h, const char* p, uint64_t stop, size_t max_
   return true;
 }
 
+// Whether the file that was at `path` has left the log since it was opened
+// (truncateBefore and retention unlink or rename segments away; a cut that
+// replaces one changes HEAD's generation, which readers check instead).
+bool Gone(Io* io, const std::string& path) {
+  FileInfo info;
+  return io->Stat(path, &info).ok() && !info.exists;
+}
+
 }  // namespace
 
 Status ReadSegmentRecords(Io* io, const SegmentRange& range, size_t max_bytes,
@@ -67,6 +75,9 @@ Status ReadSegmentRecords(Io* io, const SegmentRange& range, size_t max_bytes,
     if (st != BatchState::kValid || h.base_seq > from) {
       *end = SegmentEnd{true, st == BatchState::kZero, offset, next_seq};
       s = Status::Corruption("durable batch fails verification on read", range.path, offset);
+      // Unless the segment left the log while this read had it open: a
+      // recycled file's bytes become another segment's.
+      if (Gone(io, range.path)) s = Status::NotFound("segment " + range.path + " was truncated away");
       break;
     }
     budget_left = TakeRecords(h, reader.payload(), range.stop, max_bytes, &from, out);

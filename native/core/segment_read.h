@@ -62,7 +62,8 @@ struct SegmentEnd {
 // what the caller called durable: kCorruption, with *end saying where and
 // whether it was zeroed space. The end of the file, or stop_offset, before
 // `stop` ends the walk without an error (*end says so too). A segment file
-// that is gone is kNotFound.
+// that is gone is kNotFound, also when it went while this call read it (a
+// recycled file then holds another segment's bytes).
 Status ReadSegmentRecords(Io* io, const SegmentRange& range, size_t max_bytes,
                           ReadCursor* cursor, ReadResult* out, SegmentEnd* end);
 

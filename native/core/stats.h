@@ -46,6 +46,9 @@ struct LogStats {
   // Batches sealed while the batch before them was still syncing (two in
   // flight): their commit watermark is below their first record.
   uint64_t overlapped_batches = 0;
+  // Freed segments the preparer made ready as the next segment, instead of
+  // zero-filling a new file (recycle.h).
+  uint64_t segments_recycled = 0;
   uint64_t pending_bytes = 0; // staged or being written, not yet durable
   uint64_t sync_us_p50 = 0;
   uint64_t sync_us_p99 = 0;

@@ -379,6 +379,49 @@ static void TestDecideRecovery() {
   strict.align_bytes = 4096;
   FindStop(&unaligned);
   CHECK(DecideRecovery(unaligned, strict).roll);
+  strict.align_bytes = 512;
+}
+
+// Recycled segments (docs/FORMAT.md): an older use's bytes past the new
+// use's batches are neither damage nor a torn tail.
+static void TestDecideRecycled() {
+  LogOptions strict;
+  strict.align_bytes = 512;
+  LogOptions truncate = strict;
+  truncate.recovery = RecoveryMode::kTruncate;
+  // The last segment: an older header past the stop, nothing of this use.
+  LogScan tail = Scanned(2, "invalid batch header");
+  tail.have_cp = true;
+  tail.cp.version = 2;
+  tail.cp.durable_seq = 20;
+  tail.beyond.scanned = true;
+  tail.beyond.nonzero_end = 1 << 16;
+  tail.beyond.recycled = true;
+  tail.beyond.live_end = 10 * 512;
+  RecoveryPlan p = DecideRecovery(tail, strict);
+  CHECK(p.refuse.ok() && !p.report.torn_tail && !p.report.corruption);
+  CHECK(p.report.bytes_dropped == 0 && p.zero_to == 10 * 512 && p.next_seq == 20);
+  // A torn batch of this use there: it alone is cut.
+  tail.beyond.live_end = 11 * 512 + 100;
+  p = DecideRecovery(tail, strict);
+  CHECK(p.refuse.ok() && p.report.torn_tail && p.report.bytes_dropped == 612 && p.zero_to == 12 * 512);
+  // Numbers given up after it: all of its non-zero bytes go, so that it
+  // ends in zeros before the gap.
+  tail.cp.durable_seq = 25;
+  p = DecideRecovery(tail, truncate);
+  CHECK(p.refuse.ok() && p.report.corruption && p.roll && p.zero_to == 1 << 16);
+  CHECK(p.report.bytes_dropped == 612);
+  // A sealed segment whose walk ends at an older use's bytes is whole when
+  // the next one continues it; not when the next one starts later.
+  LogScan sealed = Scanned(3, "");
+  sealed.segs[0].clean_end = false;
+  sealed.segs[0].stop_reason = "invalid batch header";
+  FindStop(&sealed);
+  CHECK(sealed.stop_in_tail && sealed.stop_index == 2);
+  CHECK(DecideRecovery(sealed, strict).refuse.ok());
+  sealed.segs[0].chain.next_seq = 9;
+  FindStop(&sealed);
+  CHECK(!sealed.stop_in_tail && sealed.stop_index == 0);
 }
 
 // Retention's decision is a pure function of the segment list: each rule of
@@ -886,6 +929,131 @@ static void TestReadersAlongsideAWriter(const std::string& dir) {
   CHECK(log->Close().ok());
 }
 
+// truncateBefore among concurrent appends and reads, with recycling: freed
+// segments become new ones under the flusher, the preparer and readers (run
+// under ThreadSanitizer), no read ever fails but as truncated away, and a
+// reopen finds every record from the first kept one on.
+static void TestConcurrentTruncateBeforeRecycles(const std::string& dir) {
+  LogOptions opts;
+  opts.segment_bytes = 256 * 1024;
+  // Batches well below a segment: one larger than it would grow the file
+  // past segmentBytes, and such a file is not reused.
+  opts.max_pending_bytes = 32 * 1024;
+  opts.preallocate = Preallocate::kZero;
+  std::unique_ptr<Log> log;
+  Status s = Log::Open(PosixIo(), dir, opts, &log);
+  CHECK(s.ok());
+  if (!s.ok()) return;
+  log->Start([] {});
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; t++) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; !stop.load(); i++) {
+        std::string r = Record(t * 100000 + i, 100 + (i * 37) % 3000);
+        const char* p = r.data();
+        size_t n = r.size();
+        uint64_t seq;
+        AppendResult res = log->Append(&p, &n, 1, &seq);
+        CHECK(res == AppendResult::kOk || res == AppendResult::kFull);
+        if (res == AppendResult::kFull) std::this_thread::yield();
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    while (!stop.load()) {
+      ReadCursor cursor;
+      ReadResult rr;
+      Status r = log->Read(log->first_seq(), UINT64_MAX, 1 << 20, &cursor, &rr);
+      CHECK(r.ok() || r.code() == Code::kNotFound);
+      if (!r.ok() && r.code() != Code::kNotFound) std::fprintf(stderr, "read: %s\n", r.ToString().c_str());
+    }
+  });
+  uint32_t removed_total = 0;
+  LogStats st;
+  for (int k = 0; k < 5000 && st.segments_recycled < 4; k++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    uint32_t removed = 0;
+    CHECK(log->TruncateBefore(log->durable_seq(), &removed).ok());
+    removed_total += removed;
+    log->GetStats(&st);
+  }
+  stop = true;
+  for (auto& th : threads) th.join();
+  log->GetStats(&st);
+  CHECK(st.segments_recycled > 0);
+  CHECK(log->Close().ok());
+  uint64_t end = log->durable_seq();
+  log.reset();
+  s = Log::Open(PosixIo(), dir, opts, &log);
+  CHECK(s.ok());
+  if (!s.ok()) return;
+  log->Start([] {});
+  CHECK(!log->recovery().corruption && !log->recovery().torn_tail);
+  ReadCursor cursor;
+  uint64_t next = log->first_seq();
+  while (next < end) {
+    ReadResult rr;
+    s = log->Read(next, UINT64_MAX, 1 << 20, &cursor, &rr);
+    CHECK(s.ok() && !rr.ends.empty() && rr.first_seq == next);
+    if (!s.ok() || rr.ends.empty()) break;
+    next = rr.first_seq + rr.ends.size();
+  }
+  CHECK(next == end);
+  CHECK(log->Close().ok());
+  std::printf("core_test: %u segments truncated among concurrent appends and reads, %llu rolls, %llu prepared, %llu recycled\n", removed_total,
+              static_cast<unsigned long long>(st.segments_rolled), static_cast<unsigned long long>(st.prepared_segments_used),
+              static_cast<unsigned long long>(st.segments_recycled));
+}
+
+// A read that has a segment open while truncateBefore recycles it, and its
+// bytes become another segment's, reports the records as truncated away:
+// never as damage, never as records. A segment of 100 batches of 4 KiB
+// (AppendAndClose) is more than a read's 256 KiB window, so the read goes
+// back to the file after the hook.
+static void TestReadOfASegmentRecycledUnderIt(const std::string& dir) {
+  AppendAndClose(dir, 100);
+  Checkpoint cp;
+  bool found = false;
+  CHECK(ReadCheckpoint(PosixIo(), dir, &cp, &found).ok() && found);
+  std::string path = JoinPath(dir, SegmentName(0));
+  std::string moved = JoinPath(dir, "prepared-recycled-0.tmp");
+  const uint64_t at = 256 << 10;
+  HookIo io;
+  io.after_segment_read = [&] {
+    // truncateBefore renames it away, a roll makes it segment 1000, and a
+    // batch of that segment lands where the read has not looked yet.
+    CHECK(PosixIo()->Rename(path, moved).ok());
+    BatchBuilder b;
+    std::string r = Record(1000, 100);
+    CHECK(b.Add(r.data(), r.size()));
+    SealInfo info;
+    info.epoch = 7;
+    info.base_seq = 1000;
+    info.file_offset = at;
+    info.commit_seq = 1000;
+    info.log_id = cp.log_id;
+    uint32_t span = b.Seal(info, 4096);
+    int fd;
+    CHECK(PosixIo()->Open(moved, O_RDWR, 0, &fd).ok());
+    CHECK(PosixIo()->PWrite(fd, b.data(), span, at).ok());
+    PosixIo()->Close(fd);
+  };
+  SegmentRange range;
+  range.path = path;
+  range.log_id = cp.log_id;
+  range.stop = 100;
+  ReadCursor cursor;
+  ReadResult out;
+  SegmentEnd end;
+  Status s = ReadSegmentRecords(&io, range, 1 << 30, &cursor, &out, &end);
+  CHECK(s.code() == Code::kNotFound);
+  for (size_t i = 0; i < out.ends.size(); i++) {
+    size_t from = i == 0 ? 0 : out.ends[i - 1];
+    CHECK(out.data.substr(from, out.ends[i] - from) == Record(i, 100));
+  }
+}
+
 int main() {
   char tmpl[] = "/tmp/commitlog-core-XXXXXX";
   const char* dir = mkdtemp(tmpl);
@@ -897,6 +1065,7 @@ int main() {
   TestSealedCrcEqualsAFromScratchCrc();
   TestSealReproducesTheWorkedExampleOfFormatMd();
   TestDecideRecovery();
+  TestDecideRecycled();
   TestDecideRetention();
   TestCheckpointCut();
   TestDecidePendingCut();
@@ -906,6 +1075,8 @@ int main() {
   TestReaderStopsAtHeadTailEnd(std::string(dir) + "/tail-end");
   TestPublishHeadAtStopsReadersBeforeACut(std::string(dir) + "/publish-at");
   TestReadersAlongsideAWriter(std::string(dir) + "/readers");
+  TestReadOfASegmentRecycledUnderIt(std::string(dir) + "/recycled-under-read");
+  TestConcurrentTruncateBeforeRecycles(std::string(dir) + "/recycle");
   std::string rm = std::string("rm -rf ") + dir;
   if (std::system(rm.c_str()) != 0) failures++;
   if (failures > 0) {

@@ -20,6 +20,7 @@
         "../core/log_reader.cc",
         "../core/reader.cc",
         "../core/recovery.cc",
+        "../core/recycle.cc",
         "../core/retention.cc",
         "../core/segment.cc",
         "../core/segment_index.cc",
