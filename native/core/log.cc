@@ -155,10 +155,8 @@ Status Log::OpenTail(RecoveredLog* rec, std::unique_ptr<ActiveSegment>* tail) {
 
 void Log::Start(std::function<void()> notify) {
   committer_->Start([this, notify = std::move(notify)] {
-    // Wake the waiting callers first: HEAD is for readers in other
-    // processes, which poll or watch and can wait a pwrite longer.
-    notify();
     PublishFlushed();
+    notify();
   });
 }
 
