@@ -37,8 +37,8 @@ async function run(log: InstanceType<typeof lib.CommitLog>, tag: string) {
   return acked;
 }
 
-async function expectAll(dir: string, acked: Map<number, Buffer>, what: string) {
-  const log = await lib.CommitLog.open(dir, OPTS).catch((e) => {
+async function expectAll(dir: string, acked: Map<number, Buffer>, what: string, opts: object = OPTS) {
+  const log = await lib.CommitLog.open(dir, opts).catch((e) => {
     throw new Error(`${what}: strict open failed: ${e.code} ${e.message}`);
   });
   expect(log.recovery.corruption, what).toBe(false);
@@ -86,9 +86,12 @@ describe('two batches in flight', () => {
   });
 
   it('never acknowledges past a failed sync, whichever sync of a run with two batches in flight fails', async () => {
+    // No prepared segment: its fill's sync, on the preparer, would take the
+    // injected failure (counted, not fatal) instead of a batch's.
+    const opts = { ...OPTS, preallocate: 'none' as const };
     const probe = tmpDir();
     fault.arm({});
-    const p = await lib.CommitLog.open(probe, OPTS);
+    const p = await lib.CommitLog.open(probe, opts);
     const before = fault.steps('sync');
     await run(p, 'probe');
     const syncs = fault.steps('sync') - before;
@@ -100,7 +103,7 @@ describe('two batches in flight', () => {
       for (const keep of [0, 0.5]) {
         const dir = tmpDir();
         fault.arm({ trackDurability: true });
-        const log = await lib.CommitLog.open(dir, OPTS);
+        const log = await lib.CommitLog.open(dir, opts);
         fault.arm({ keepState: true, failAt: k, kind: 'sync', errno: EIO });
         const acked = await run(log, `s${k}`);
         // Batching differs between runs: sync k may not have happened.
@@ -114,7 +117,7 @@ describe('two batches in flight', () => {
         // the failed batch, and of one written while it synced, are lost.
         fault.powerLoss({ seed: k, keep, wholeWrites: keep > 0 });
         fault.disarm();
-        await expectAll(dir, acked, `sync ${k} failed, keep ${keep}`);
+        await expectAll(dir, acked, `sync ${k} failed, keep ${keep}`, opts);
       }
     }
     expect(failed).toBeGreaterThan(syncs / 2);

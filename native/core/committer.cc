@@ -134,7 +134,11 @@ void Committer::FlusherLoop(Flusher* f) {
     if (options_.max_batch_delay_us > 0 && !stopping_) {
       // The user traded latency for larger batches.
       flusher_cv_.wait_for(l, std::chrono::microseconds(options_.max_batch_delay_us),
-                           [this] { return stopping_; });
+                           [this] { return stopping_ || !failure_.ok() || write_failed_; });
+      if (!failure_.ok() || write_failed_) {
+        writing_ = false;
+        break;
+      }
     }
     active_.Swap(f->batch);
     uint64_t base = batch_base_;
@@ -150,6 +154,10 @@ void Committer::FlusherLoop(Flusher* f) {
     // while this one syncs (its seal's watermark is the durable end now,
     // below this batch).
     writing_ = false;
+    // Fail-stop starts here, though the failure is recorded only once the
+    // batches before this one settle (they may be durable): nothing more is
+    // written meanwhile.
+    if (!s.ok()) write_failed_ = true;
     if (idle_flushers_ > 0 && returning_ == 0 && WriteDue()) flusher_cv_.notify_one();
     // Syncs run one at a time, in sequence order: this one starts once the
     // batch before it is durable, and covers everything written by then.
@@ -207,6 +215,7 @@ void Committer::FlusherLoop(Flusher* f) {
 }
 
 bool Committer::WriteDue() const {
+  if (write_failed_) return false;
   if (active_.empty()) return stopping_ && !rewinding_;
   // Nothing in flight: write now (one caller waits no longer than one
   // write and one sync). While a batch syncs, writing the next one hides

@@ -167,6 +167,7 @@ class Committer {
   int idle_flushers_ = 0;         // waiting on flusher_cv_: appends may wake one
   bool writing_ = false;          // a flusher holds the write turn (seal + write)
   int returning_ = 0;             // flushers between publishing and their next wait
+  bool write_failed_ = false;     // a batch's write failed: nothing more is written
   bool stopping_ = false;
   bool rewinding_ = false;        // Quiesce..Resume: no append, the flushers stay idle
   std::condition_variable idle_cv_;     // a flusher went idle or failed (Quiesce waits)

@@ -252,11 +252,15 @@ void FaultIo::SyncedLocked(int fd, bool ok) {
   ForgetIfCleanLocked(key, size);
 }
 
-void FaultIo::SyncedSnapshotLocked(int fd, const std::map<uint64_t, uint64_t>& snapshot, uint64_t size) {
-  Key key;
-  uint64_t now;
-  Inode* inode = FindInodeLocked(fd, &key, &now);
-  if (inode == nullptr) return;
+void FaultIo::SyncedSnapshotLocked(int fd, const Key& key, const std::map<uint64_t, uint64_t>& snapshot,
+                                   uint64_t size) {
+  // By the inode it began on: the descriptor could name another file by now.
+  auto found = inodes_.find(key);
+  if (found == inodes_.end()) return;
+  Inode* inode = &found->second;
+  Key now_key;
+  uint64_t now = size;
+  if (!RegularFile(fd, &now_key, &now) || !(now_key == key)) now = size;
   for (const auto& [index, gen] : snapshot) {
     auto it = inode->pending.find(index);
     // Changed again since the sync began: what the disk got is unknown to
@@ -362,10 +366,10 @@ Status FaultIo::Sync(int fd, SyncKind kind) {
   // power in the middle of the sync.
   std::map<uint64_t, uint64_t> snapshot;
   uint64_t size = 0;
+  Key key;
   // Nothing of the file pending when it began: nothing for it to make durable.
   bool track = false;
   if (tracking()) {
-    Key key;
     Inode* inode = FindInodeLocked(fd, &key, &size);
     if (inode != nullptr) {
       track = true;
@@ -380,7 +384,7 @@ Status FaultIo::Sync(int fd, SyncKind kind) {
   if (!s.ok()) {
     SyncedLocked(fd, false);
   } else {
-    SyncedSnapshotLocked(fd, snapshot, size);
+    SyncedSnapshotLocked(fd, key, snapshot, size);
   }
   return s;
 }

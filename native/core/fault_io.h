@@ -243,7 +243,8 @@ class FaultIo final : public Io {
   // A Sync that ran while other threads wrote: makes durable only the
   // sectors of `snapshot` (index -> gen when it started) not changed since,
   // and at most the size it started with.
-  void SyncedSnapshotLocked(int fd, const std::map<uint64_t, uint64_t>& snapshot, uint64_t size);
+  void SyncedSnapshotLocked(int fd, const Key& key, const std::map<uint64_t, uint64_t>& snapshot,
+                            uint64_t size);
   static void PruneWrites(Inode* inode);
   void ForgetIfCleanLocked(const Key& key, uint64_t size);
   void RevertSector(int fd, uint64_t index, const std::string& old, uint64_t size);

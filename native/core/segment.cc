@@ -128,8 +128,9 @@ Status ActiveSegment::Write(const char* data, uint32_t span, uint32_t crc, bool 
   Status s = io_->PWrite(direct ? direct_fd_ : fd_, data, span, offset_);
   if (!s.ok() && direct && s.err() == EINVAL) {
     // Some filesystems accept O_DIRECT at open and refuse the write (an
-    // alignment they need and do not tell). EINVAL is checked before any
-    // byte moves: write it through the page cache instead, from now on.
+    // alignment they need and do not tell). Part of the batch may have been
+    // written when a continued write got EINVAL: the buffered write below
+    // writes all of it again, from now on through the page cache.
     direct_off_ = true;
     s = io_->PWrite(fd_, data, span, offset_);
   }
