@@ -404,4 +404,38 @@ describe('segment recycling', () => {
     }
     expect(fs.readdirSync(dir)).toEqual([]);
   });
+
+  // From the review of issue 10 (each failed before its fix: the recycled
+  // segments kept the old mode, and the snapshot was overwritten).
+  it('does not recycle a freed segment whose mode differs from the mode option the log now runs with: new segments get the option', async () => {
+    for (const [before, now] of [
+      [0o640, 0o600],
+      [0o600, 0o640],
+    ]) {
+      const dir = tmpDir();
+      let log = await CommitLog.open(dir, { ...O, mode: before });
+      for (let i = 0; i < 26; i++) await log.append(body('OLD', i, OLD_LEN));
+      await log.close();
+      log = await CommitLog.open(dir, { ...O, mode: now });
+      await log.truncateBefore(16);
+      for (let n = 0; n < 100; n++) await log.append(body('NEW', log.durableSeq, NEW_LEN));
+      const made = segmentFiles(dir).filter((f) => baseOf(f) >= 26);
+      expect(made.length).toBeGreaterThan(1);
+      for (const f of made) expect(fs.statSync(f).mode & 0o777, path.basename(f)).toBe(now);
+      await log.close();
+    }
+  });
+
+  it('does not recycle a freed segment that has another hard link (a cp -al or rsync --link-dest backup stays intact)', async () => {
+    const dir = tmpDir();
+    const snap = tmpDir();
+    const log = await CommitLog.open(dir, O);
+    for (let i = 0; i < 26; i++) await log.append(body('OLD', i, OLD_LEN));
+    for (const f of segmentFiles(dir).slice(0, 2)) fs.linkSync(f, path.join(snap, path.basename(f)));
+    const before = segmentFiles(snap).map((f) => fs.readFileSync(f));
+    await log.truncateBefore(16);
+    for (let n = 0; n < 60; n++) await log.append(body('NEW', log.durableSeq, NEW_LEN));
+    segmentFiles(snap).forEach((f, i) => expect(fs.readFileSync(f).equals(before[i]), path.basename(f)).toBe(true));
+    await log.close();
+  });
 });

@@ -30,6 +30,7 @@ struct FileInfo {
   uint32_t mode = 0;  // permission bits
   uint64_t size = 0;
   uint64_t mtime_ms = 0;  // last modification, ms since the Unix epoch
+  uint64_t links = 0;     // hard links to it
 };
 
 class Io {

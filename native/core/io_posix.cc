@@ -176,6 +176,7 @@ class PosixIoImpl final : public Io {
     info->is_dir = S_ISDIR(st.st_mode);
     info->mode = st.st_mode & 07777;
     info->size = static_cast<uint64_t>(st.st_size);
+    info->links = static_cast<uint64_t>(st.st_nlink);
 #if defined(__APPLE__)
     const struct timespec& mtime = st.st_mtimespec;
 #else

@@ -18,11 +18,16 @@ std::string RecycledSegmentPath(const std::string& dir, uint64_t n) {
   return JoinPath(dir, name);
 }
 
-bool QualifiesForReuse(Io* io, const std::string& path, uint64_t segment_bytes) {
+bool QualifiesForReuse(Io* io, const std::string& path, uint64_t segment_bytes, uint32_t file_mode) {
   assert(segment_bytes > 0);
   FileInfo info;
   Status s = io->Stat(path, &info);
-  return s.ok() && info.exists && info.is_regular && info.size == segment_bytes;
+  // The mode a new file would get (a file made under another `mode` option
+  // would keep its old bits, readable by a group the log no longer shares
+  // with, or not by one it does: unlinked instead); no other hard link (a
+  // `cp -al` or `rsync --link-dest` backup would be overwritten).
+  return s.ok() && info.exists && info.is_regular && info.size == segment_bytes &&
+         (info.mode & 0777) == (file_mode & 0777) && info.links == 1;
 }
 
 Status ReuseSegmentFile(Io* io, const std::string& path, uint64_t segment_bytes) {

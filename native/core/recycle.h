@@ -35,8 +35,10 @@ std::string RecycledSegmentPath(const std::string& dir, uint64_t n);
 
 // Whether the segment file at `path` may be reused for segments of
 // `segment_bytes`: a regular file of exactly that size (a file that grew
-// with its batches is shorter, and is unlinked as before). Reads only.
-bool QualifiesForReuse(Io* io, const std::string& path, uint64_t segment_bytes);
+// with its batches is shorter, and is unlinked as before), with the
+// permission bits new files get now (`file_mode`) and no other hard link.
+// Reads only.
+bool QualifiesForReuse(Io* io, const std::string& path, uint64_t segment_bytes, uint32_t file_mode);
 
 // Makes a recycled file ready to be the next segment, as CreateSegmentFile
 // makes a new one: zeros over every hole (an unwritten tail a fallocated
