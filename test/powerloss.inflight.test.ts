@@ -49,6 +49,19 @@ async function expectAll(dir: string, acked: Map<number, Buffer>, what: string, 
   await log.close();
 }
 
+/** Steps of one kind (`fault.steps(kind)`) that a run takes on a fresh log, counted without faults. */
+async function stepsOfRun(kind: string, opts: object): Promise<number> {
+  const probe = tmpDir();
+  fault.arm({});
+  const p = await lib.CommitLog.open(probe, opts);
+  const before = fault.steps(kind);
+  await run(p, 'probe');
+  const n = fault.steps(kind) - before;
+  await p.close();
+  fault.disarm();
+  return n;
+}
+
 describe('two batches in flight', () => {
   it('loses nothing acknowledged and opens strictly, whatever step the process dies at, after a power loss', async () => {
     const probe = tmpDir();
@@ -89,14 +102,7 @@ describe('two batches in flight', () => {
     // No prepared segment: its fill's sync, on the preparer, would take the
     // injected failure (counted, not fatal) instead of a batch's.
     const opts = { ...OPTS, preallocate: 'none' as const };
-    const probe = tmpDir();
-    fault.arm({});
-    const p = await lib.CommitLog.open(probe, opts);
-    const before = fault.steps('sync');
-    await run(p, 'probe');
-    const syncs = fault.steps('sync') - before;
-    await p.close();
-    fault.disarm();
+    const syncs = await stepsOfRun('sync', opts);
     expect(syncs).toBeGreaterThan(2);
     let failed = 0;
     for (let k = 0; k < syncs; k++) {
@@ -124,14 +130,7 @@ describe('two batches in flight', () => {
   });
 
   it('never acknowledges a batch written after one whose write failed, whichever write fails', async () => {
-    const probe = tmpDir();
-    fault.arm({});
-    const p = await lib.CommitLog.open(probe, OPTS);
-    const before = fault.steps('write');
-    await run(p, 'probe');
-    const writes = fault.steps('write') - before;
-    await p.close();
-    fault.disarm();
+    const writes = await stepsOfRun('write', OPTS);
     expect(writes).toBeGreaterThan(2);
     for (let k = 0; k < writes; k++) {
       const dir = tmpDir();

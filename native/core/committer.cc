@@ -410,7 +410,8 @@ bool Committer::Recycle(const std::string& path) {
   // loss leaves, recovery removes it (a prepared-* leftover, or a segment
   // below the durable first_seq), and the roll that reuses the file syncs
   // the directory before writing a batch into it.
-  bool ok = QualifiesForReuse(io_, path, options_.segment_bytes, options_.file_mode) && io_->RenameNoReplace(path, to).ok();
+  bool ok = QualifiesForReuse(io_, path, options_.segment_bytes, options_.file_mode) &&
+            io_->RenameNoReplace(path, to).ok();
   std::lock_guard<std::mutex> l(prep_mu_);
   recycle_renames_--;
   if (!ok) return false;

@@ -55,9 +55,10 @@ class Committer {
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;
 
-  // Starts the threads. `notify` runs on the flusher thread each time the
-  // durable sequence advances or the log fails; it must be cheap, thread-safe
-  // and must not call back into the committer.
+  // Starts the threads. `notify` runs on a flusher thread, one call at a
+  // time, each time the durable sequence advances or the log fails, with no
+  // committer lock held; it must be cheap, and may read DurableEnd and
+  // durable_seq but call nothing else of the committer.
   void Start(std::function<void()> notify);
 
   // Stages records data[i][0, lens[i]) as one group: they get consecutive

@@ -113,8 +113,8 @@ class Log {
   Log(Io* io, std::string dir, const LogOptions& options, int lock_fd);
   // The first HEAD of this session (new generation, synced), after recovery.
   Status OpenHead(const ActiveSegment& tail, uint64_t next_seq);
-  // On the flusher thread, after it published a new durable end: HEAD
-  // follows. The tail accessors are the flusher's own state there.
+  // On a flusher thread (one call at a time), after it published a new
+  // durable end: HEAD follows, from Committer::DurableEnd.
   void PublishFlushed();
   // Opens the segment appends continue in (a new one at rec->next_seq when
   // recovery asks for a roll, or when the log is empty).
