@@ -180,6 +180,15 @@ export class CommitLog {
     return this[kHandle].firstSeq();
   }
 
+  /**
+   * The log's identity (decimal digits): random, made when the log was created, kept by every
+   * open. Cursors and forwarded records' ids carry it, so that they are never taken for another
+   * log's.
+   */
+  get logId(): string {
+    return this[kHandle].logId();
+  }
+
   /** Every record below this sequence number is durable. */
   get durableSeq(): number {
     return this.#durable;
