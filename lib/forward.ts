@@ -40,6 +40,7 @@ export interface SinkPosition {
    * (also when its cursor is behind, which saves re-sends a deduplication window may no longer
    * catch). Leave it undefined if the target cannot tell; the forwarder then resumes from its
    * last acknowledged record and relies on the target's deduplication for what it re-sends.
+   * Below that record, the forwarder sends again what the target lost.
    */
   next?: number;
 }
@@ -139,6 +140,11 @@ export interface ForwardStats {
   retries: number;
   /** Records deleted (by retention with `holdForCursors: false`) before they were forwarded. */
   skipped: number;
+  /**
+   * Records the target had acknowledged and then no longer held (resume() said so), sent again.
+   * Expect 0; a node that loses acknowledged writes in a crash makes it grow.
+   */
+  resent: number;
   /** Cursor writes made. */
   cursorCommits: number;
   /** The last failure's message ('' if none), retried or not. */
@@ -313,7 +319,7 @@ export class Forwarder {
   #inFlight = new InFlight();
   #slotWaiter: (() => void) | undefined;
   #failure: unknown;
-  #stats = { forwarded: 0, forwardedBytes: 0, retries: 0, skipped: 0, cursorCommits: 0, lastError: '' };
+  #stats = { forwarded: 0, forwardedBytes: 0, retries: 0, skipped: 0, resent: 0, cursorCommits: 0, lastError: '' };
   #readBytes = 0;
   #readRecords = 0;
   #acked = 0;
@@ -455,10 +461,12 @@ export class Forwarder {
           'ERR_FORWARD_DIVERGED',
         );
       }
-      // Behind the cursor: the target lost what it acknowledged (a purge); not sent again.
-      if (next > from) from = next;
+      // Behind what it acknowledged: the target lost records (a node that
+      // lost its unflushed writes); they are sent again, never left out.
+      if (next < from) this.#stats.resent += from - next;
+      from = next;
     }
-    if (from > this.#acked) {
+    if (from !== this.#acked) {
       this.#acked = from;
       this.#scheduleCommit();
     }
@@ -470,6 +478,13 @@ export class Forwarder {
     const attempt = new AbortController();
     this.#attempt = attempt;
     const startAcked = this.#acked;
+    const first = this.#log.firstSeq;
+    if (from < first) {
+      // Deleted before they were forwarded (retention told not to hold).
+      this.#stats.skipped += first - from;
+      from = this.#acked = first;
+      this.#scheduleCommit();
+    }
     this.#inFlight.reset(from);
     let expected = (this.#sent = from);
     try {
@@ -491,7 +506,10 @@ export class Forwarder {
         this.#send(rec, attempt);
       }
     } catch (err) {
-      if ((err as LogError).code === 'ERR_LOG_TRUNCATED') {
+      if ((err as LogError).code === 'ERR_LOG_TRUNCATED' && this.#sent < this.#log.firstSeq) {
+        // Retention deleted what was about to be read: the next attempt skips it.
+        this.#failure ??= err;
+      } else if ((err as LogError).code === 'ERR_LOG_TRUNCATED') {
         this.#failure ??= fatal(`forward: ${errorText(err)}: records already forwarded were cut from the log`, 'ERR_FORWARD_DIVERGED', err);
       } else {
         this.#failure ??= err;
