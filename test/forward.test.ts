@@ -102,7 +102,7 @@ describe.skipIf(!NATS_SERVER)('forward() to JetStream (one nats-server)', () => 
     const f1 = forward(log, sink(), { cursor: 'a' });
     await until('first 300', () => f1.stats().acknowledged === 300);
     await f1.stop();
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 300)); // past the duplicate window
     // A new cursor at 0: the stream says it holds up to 299, so nothing is sent again.
     await log.appendMany(Array.from({ length: 100 }, (_, i) => payload(300 + i)));
     const f2 = forward(log, sink(), { cursor: 'b', from: 0 });
@@ -309,7 +309,7 @@ describe.skipIf(!NATS_SERVER)('forward() to JetStream (one nats-server)', () => 
 
 describe('forward() with a sink of its own (no NATS needed)', () => {
   /** A target that keeps what it is sent, fails on demand, and can tell where it stands. */
-  function memorySink(opts: { failAt?: Set<number>; tell?: boolean; delayMs?: () => number } = {}) {
+  function memorySink(opts: { failAt?: Set<number>; tell?: boolean; delayMs?: () => number; resumeDelayMs?: number } = {}) {
     const stored = new Map<number, Buffer>();
     const order: number[] = [];
     const sink: Sink & { stored: typeof stored; order: number[]; resumes: number } = {
@@ -317,6 +317,7 @@ describe('forward() with a sink of its own (no NATS needed)', () => {
       order,
       resumes: 0,
       async resume() {
+        if (sink.resumes > 0) await new Promise((res) => setTimeout(res, opts.resumeDelayMs ?? 0));
         sink.resumes++;
         if (!opts.tell || stored.size === 0) return {};
         return { next: Math.max(...stored.keys()) + 1 };
@@ -336,10 +337,19 @@ describe('forward() with a sink of its own (no NATS needed)', () => {
     const log = await openLog();
     await log.appendMany(Array.from({ length: 200 }, (_, i) => payload(i)));
     // Acknowledgements arrive out of order; 50 and 120 fail once.
-    const sink = memorySink({ failAt: new Set([50, 120]), delayMs: () => Math.random() * 3 });
+    // The target is away for 50 ms after each failure: time for cursor commits.
+    const sink = memorySink({ failAt: new Set([50, 120]), delayMs: () => Math.random() * 3, resumeDelayMs: 50 });
     const f = forward(log, sink, { minRetryDelayMs: 1, maxRetryDelayMs: 2, maxInFlight: 32, commitIntervalMs: 1 });
     stops.push(() => f.stop());
+    // The committed cursor never passes a record the target does not hold.
+    let overrun = '';
+    const watch = setInterval(() => {
+      const pos = f.stats().position;
+      for (let i = 0; i < pos; i++) if (!sink.stored.has(i)) overrun ||= `cursor at ${pos}, record ${i} not stored`;
+    }, 0);
     await until('all', () => f.stats().acknowledged === 200);
+    clearInterval(watch);
+    expect(overrun).toBe('');
     await f.stop();
     expect(f.stats().retries).toBe(2);
     expect(sink.resumes).toBe(3);
