@@ -9,29 +9,13 @@ import { CommitLog, type LogReader } from '../lib/index';
 import { type Sink, type SinkRecord, forward, jetStreamSink } from '../lib/forward';
 import { kRetentionPass } from '../lib/retention';
 import { tmpDir } from './helpers';
-import { NATS_SERVER, NO_NATS, type NatsNode, type StoredRecord, client, natsServer } from './nats';
+import { NATS_SERVER, NO_NATS, type NatsNode, client, expectExactly, natsServer, payload, until } from './nats';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'forward-child.js');
 const stops: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
   for (const s of stops.splice(0).reverse()) await s().catch(() => {});
 });
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** Record i's bytes: binary, of varied sizes, one empty. */
-function payload(i: number): Buffer {
-  const n = i % 97 === 5 ? 0 : 1 + ((i * 7919) % 3000);
-  const b = Buffer.alloc(n);
-  for (let k = 0; k < n; k++) b[k] = (i * 31 + k * 7) & 0xff;
-  return b;
-}
 
 async function server(): Promise<NatsNode> {
   const n = await natsServer(tmpDir('commitlog-nats-'));
@@ -49,20 +33,6 @@ async function openLog(dir = tmpDir()): Promise<CommitLog> {
   const log = await CommitLog.open(dir);
   stops.push(() => log.close());
   return log;
-}
-
-/** The stream holds exactly records [0, n) of `log`, in order, once each, byte-identical. */
-function expectExactly(stored: StoredRecord[], logId: string, n: number, data: (i: number) => Buffer = payload): void {
-  const ids = stored.map((m) => m.id);
-  const seen = new Set(ids);
-  expect(seen.size, 'no duplicates').toBe(ids.length);
-  expect(stored.length, 'every record').toBe(n);
-  for (let i = 0; i < n; i++) {
-    const m = stored[i];
-    if (m.id !== `${logId}-${i}` || !m.data.equals(data(i))) {
-      throw new Error(`stream message ${i}: id ${m.id}, ${m.data.length} bytes; expected ${logId}-${i}, ${data(i).length} bytes`);
-    }
-  }
 }
 
 describe.skipIf(!NATS_SERVER)('forward() to JetStream (one nats-server)', () => {

@@ -4,6 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { expect } from 'vitest';
 
 /** The nats-server binary, or undefined (the tests then skip, saying why). */
 export const NATS_SERVER: string | undefined = (() => {
@@ -155,7 +156,8 @@ export async function client(servers: string | string[]) {
         if (!subject || m.subject === subject) {
           out.push({ streamSeq: m.seq, subject: m.subject, id: m.headers?.get('Nats-Msg-Id') ?? '', data: Buffer.from(m.data) });
         }
-        if (m.info.pending === 0) break;
+        // Up to the stream's last message as it was when the read began.
+        if (m.seq >= info.state.last_seq) break;
       }
       await msgs.close();
       return out;
@@ -163,3 +165,34 @@ export async function client(servers: string | string[]) {
     close: () => nc.close(),
   };
 }
+
+export async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Record i's bytes: binary, of varied sizes, one empty. */
+export function payload(i: number): Buffer {
+  const n = i % 97 === 5 ? 0 : 1 + ((i * 7919) % 3000);
+  const b = Buffer.alloc(n);
+  for (let k = 0; k < n; k++) b[k] = (i * 31 + k * 7) & 0xff;
+  return b;
+}
+
+/** The stream holds exactly records [0, n) of `log`, in order, once each, byte-identical. */
+export function expectExactly(stored: StoredRecord[], logId: string, n: number, data: (i: number) => Buffer = payload): void {
+  const ids = stored.map((m) => m.id);
+  const seen = new Set(ids);
+  expect(seen.size, 'no duplicates').toBe(ids.length);
+  expect(stored.length, 'every record').toBe(n);
+  for (let i = 0; i < n; i++) {
+    const m = stored[i];
+    if (m.id !== `${logId}-${i}` || !m.data.equals(data(i))) {
+      throw new Error(`stream message ${i}: id ${m.id}, ${m.data.length} bytes; expected ${logId}-${i}, ${data(i).length} bytes`);
+    }
+  }
+}
+

@@ -1,0 +1,138 @@
+// The longer fault suite (npm run test:cluster): forward() to a stream
+// replicated on a three-node nats-server cluster on loopback, while a writer
+// appends all along: 50 kill -9 of the forwarder process, kill -9 and restart
+// of a node (the stream's leader among them), and the whole cluster stopped
+// for a while. After all of it the stream holds every acknowledged record
+// exactly once, in order, byte-identical.
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CommitLog } from '../../lib/index';
+import { forward, jetStreamSink } from '../../lib/forward';
+import { tmpDir } from '../helpers';
+import { NATS_SERVER, type NatsNode, client, expectExactly, natsCluster, payload, until } from '../nats';
+
+const FIXTURE = path.join(__dirname, '..', 'fixtures', 'forward-child.js');
+const stops: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const s of stops.splice(0).reverse()) await s().catch(() => {});
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function addStream(urls: string[]): Promise<void> {
+  // The cluster elects its meta leader after the nodes meet: retried until then.
+  await until(
+    'the stream to be made',
+    async () => {
+      let c: Awaited<ReturnType<typeof client>> | undefined;
+      try {
+        c = await client(urls);
+        await c.jsm.streams.add({ name: 'EV', subjects: ['ev.>'], num_replicas: 3, duplicate_window: 100_000_000 });
+        return true;
+      } catch {
+        return false;
+      } finally {
+        await c?.close();
+      }
+    },
+    60_000,
+  );
+}
+
+async function leaderOf(urls: string[]): Promise<string | undefined> {
+  let c: Awaited<ReturnType<typeof client>> | undefined;
+  try {
+    c = await client(urls);
+    return (await c.jsm.streams.info('EV')).cluster?.leader;
+  } catch {
+    return undefined;
+  } finally {
+    await c?.close();
+  }
+}
+
+describe.skipIf(!NATS_SERVER)('forward() to a three-node JetStream cluster', () => {
+  it('exactly once, in order, across forwarder kill -9, node kill -9 and restart (the leader too), and a whole-cluster outage', async () => {
+    const nodes: NatsNode[] = await natsCluster(tmpDir('commitlog-cluster-'));
+    stops.push(() => Promise.all(nodes.map((n) => n.kill())));
+    const urls = nodes.map((n) => n.url);
+    await addStream(urls);
+
+    const dir = tmpDir();
+    const log = await CommitLog.open(dir);
+    stops.push(() => log.close());
+    let appended = 0;
+    let appending = true;
+    const writer = (async () => {
+      while (appending) {
+        const n = 1 + (appended % 13);
+        await log.appendMany(Array.from({ length: n }, (_, k) => payload(appended + k)));
+        appended += n;
+        await sleep(2);
+      }
+    })();
+
+    let child: ChildProcess | undefined;
+    let childOut = '';
+    let childErr = '';
+    const startForwarder = async () => {
+      childOut = '';
+      childErr = '';
+      const c = spawn(process.execPath, [FIXTURE, dir, urls.join(','), 'EV', 'ev.one'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      c.stdout!.on('data', (d) => (childOut += d));
+      c.stderr!.on('data', (d) => (childErr += d));
+      child = c;
+      await until('forwarder started', () => childOut.includes('started') || c.exitCode !== null, 20_000);
+    };
+    const killForwarder = async () => {
+      const c = child!;
+      const exited = new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
+      c.kill('SIGKILL');
+      await exited;
+      expect(childErr, 'the forwarder failed').toBe('');
+    };
+    stops.push(async () => child?.kill('SIGKILL'));
+
+    const events: string[] = [];
+    for (let round = 0; round < 50; round++) {
+      await startForwarder();
+      await sleep(Math.random() * 200);
+      if (round % 10 === 3) {
+        // A node killed and restarted while the forwarder publishes: the stream's leader every other time.
+        const leader = round % 20 === 3 ? await leaderOf(urls) : undefined;
+        const victim = nodes.find((n) => n.name === leader) ?? nodes[Math.floor(Math.random() * 3)];
+        events.push(`round ${round}: kill -9 ${victim.name}${leader ? ' (leader)' : ''}`);
+        await victim.kill();
+        await sleep(300 + Math.random() * 700);
+        await victim.start();
+      }
+      if (round === 25) {
+        events.push(`round ${round}: whole cluster down for 2 s`);
+        await Promise.all(nodes.map((n) => n.stop()));
+        await sleep(2000);
+        await Promise.all(nodes.map((n) => n.start()));
+      }
+      await killForwarder();
+    }
+    appending = false;
+    await writer;
+    expect(events.length).toBe(6);
+
+    // A last forwarder, in this process, runs to the end.
+    const f = forward(log, jetStreamSink({ servers: urls, stream: 'EV', subject: 'ev.one', timeoutMs: 2000 }), {
+      cursor: 'fwd',
+      minRetryDelayMs: 20,
+      maxRetryDelayMs: 500,
+    });
+    stops.push(() => f.stop());
+    await until('everything forwarded', () => f.stats().acknowledged === appended, 120_000);
+    await f.stop();
+    const c = await client(urls);
+    stops.push(() => c.close());
+    const info = await c.jsm.streams.info('EV');
+    expect(info.state.messages).toBe(appended);
+    expectExactly(await c.read('EV'), log.logId, appended);
+    console.log(`cluster: ${appended} records, ${events.join('; ')}; last forwarder resent ${f.stats().resent}`);
+  });
+});
