@@ -7,7 +7,7 @@ const cliProgress = require('cli-progress');
 function createProgress(total, stream = process.stderr) {
   if (stream.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { stream, format: '[{bar}] {value}/{total} cells | {cell}', hideCursor: true, clearOnComplete: false },
+      { stream, format: '[{bar}] {value}/{total} cells, ETA {eta_formatted} | {cell}', hideCursor: true, clearOnComplete: false },
       cliProgress.Presets.legacy,
     );
     bar.start(total, 0, { cell: '' });
