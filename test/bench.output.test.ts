@@ -65,7 +65,7 @@ describe('bench/run.js output', () => {
     const run = spawnSync(
       process.execPath,
       [path.join(ROOT, 'bench', 'run.js'), '--only', 'filechannel:1:1024,plain-async:1:1024', '--out', out],
-      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BENCH_SECONDS: '0.2', BENCH_REPS: '1', BENCH_DIR: data } },
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BENCH_SECONDS: '0.2', BENCH_REPS: '1', BENCH_DIR: data, BENCH_ONLY: '', BENCH_OUT: '' } },
     );
     expect(run.status).toBe(0);
     expect(run.stdout + run.stderr).not.toContain('\r');

@@ -40,7 +40,8 @@ function throughputSpec(results, size, { title, subtitle } = {}) {
   const yTicks = powersOfTen(Math.min(...values), Math.max(...values));
   const callers = [...new Set(rows.map((r) => r.callers))].sort((a, b) => a - b);
   const names = [...new Set(rows.map((r) => r.contender))];
-  const hasSerial = rows.some((r) => r.serial);
+  // A dot plot (one concurrency) draws every contender alike.
+  const hasSerial = callers.length > 1 && rows.some((r) => r.serial);
   const sub = [
     ...(subtitle ?? []),
     ...(hasSerial ? ['dashed: one caller at a time whatever the concurrency (measured at 1)'] : []),
