@@ -127,6 +127,12 @@ describe('bench charts', () => {
     expect(svg).toContain('stroke-dasharray');
   });
 
+  it('draws the peers run as one chart named for README', async () => {
+    const charts: Array<[string, string]> = await renderCharts(FIXTURE, { ...META, kind: 'peers' });
+    expect(charts.map(([name]) => name)).toEqual(['peers-1024.svg']);
+    expect(charts[0][1]).toContain('commitlog against other engines');
+  });
+
   it('plots every repetition, not only the median', () => {
     const spec = throughputSpec(FIXTURE, 1024);
     const runs = spec.data.values.filter((v: { kind: string }) => v.kind === 'run');
