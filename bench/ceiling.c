@@ -1,20 +1,38 @@
-// The disk's own limit for the log's write pattern: aligned batches of a
-// given size, one write and one fdatasync each, either appending to a new
-// file or overwriting blocks written before (as a zero-filled segment is),
-// with or without O_DIRECT. Built and run by bench/run.js.
+// The disk's own limit for the I/O one benchmark cell made: the same number
+// of batches of the cell's mean batch size, the same share of them written
+// with O_DIRECT, the same number of batches in flight at once (commitlog's
+// two flushers overlap a write with the previous batch's sync), on a file in
+// a given state. No records, no checksums, no callers: only the syscalls,
+// so a product doing the same I/O cannot beat it except by noise.
+// Built and run by bench/lib/ceiling.js.
 //
-//   ceiling <dir> <batch_bytes> <batches> <append|overwrite> <direct 0|1>
+//   ceiling <dir> <batch_bytes> <batches> <overwrite|fallocate|append>
+//           <direct_share 0..1> <depth 1|2> <fdatasync|dsync>
 //
-// Prints one JSON line: batches, seconds, sync latency p50/p99 in us.
+// Prints one JSON line: batches, batchBytes, seconds, latency of one batch (write and sync) p50/p99 in us.
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+struct job {
+  int fd_cached;
+  int fd_direct;
+  size_t batch;
+  long batches;
+  double direct_share;
+  int dsync;
+  void* buf;
+  atomic_long next;
+  uint64_t* lat_us;
+  int failed;
+};
 
 static double now_s(void) {
   struct timespec ts;
@@ -27,50 +45,90 @@ static int cmp_u64(const void* a, const void* b) {
   return x < y ? -1 : x > y;
 }
 
+// Spreads the O_DIRECT batches evenly (a share of 0.25 makes every fourth
+// one direct) rather than in one run, as the log's mix of sizes does.
+static int is_direct(const struct job* j, long i) {
+  return (long)((i + 1) * j->direct_share) > (long)(i * j->direct_share);
+}
+
+static void* flusher(void* arg) {
+  struct job* j = arg;
+  for (;;) {
+    long i = atomic_fetch_add(&j->next, 1);
+    if (i >= j->batches) return NULL;
+    int fd = is_direct(j, i) ? j->fd_direct : j->fd_cached;
+    double s0 = now_s();
+    if (pwrite(fd, j->buf, j->batch, (off_t)i * j->batch) != (ssize_t)j->batch) {
+      perror("pwrite");
+      j->failed = 1;
+      return NULL;
+    }
+    // In 'dsync' mode the write itself is durable (O_DSYNC), as in sync: 'direct'.
+    if (!j->dsync && fdatasync(fd) != 0) {
+      perror("fdatasync");
+      j->failed = 1;
+      return NULL;
+    }
+    j->lat_us[i] = (uint64_t)((now_s() - s0) * 1e6);
+  }
+}
+
+// Puts the file in the state the log's segments are in before a batch
+// lands: blocks written before (zero-filled segments), allocated but
+// unwritten (fallocated ones, whose extents a sync must convert), or none
+// (a growing file). Synced, so the preparation is not measured.
+static int prepare(int fd, const char* state, size_t total, void* buf, size_t batch) {
+  if (strcmp(state, "overwrite") == 0) {
+    for (size_t off = 0; off < total; off += batch) {
+      if (pwrite(fd, buf, batch, (off_t)off) != (ssize_t)batch) return perror("prefill"), -1;
+    }
+  } else if (strcmp(state, "fallocate") == 0) {
+    if (posix_fallocate(fd, 0, (off_t)total) != 0) return perror("fallocate"), -1;
+  } else if (strcmp(state, "append") != 0) {
+    return fprintf(stderr, "unknown state %s\n", state), -1;
+  }
+  return fsync(fd) == 0 ? 0 : (perror("fsync"), -1);
+}
+
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    fprintf(stderr, "usage: ceiling <dir> <batch_bytes> <batches> <append|overwrite> <direct>\n");
+  if (argc != 8) {
+    fprintf(stderr, "usage: ceiling <dir> <batch_bytes> <batches> <overwrite|fallocate|append> "
+                    "<direct_share> <depth> <fdatasync|dsync>\n");
     return 2;
   }
-  const char* dir = argv[1];
-  size_t batch = (size_t)strtoull(argv[2], NULL, 10);
-  long batches = strtol(argv[3], NULL, 10);
-  int overwrite = strcmp(argv[4], "overwrite") == 0;
-  int direct = atoi(argv[5]);
-  batch = (batch + 4095) / 4096 * 4096;
+  struct job j = {0};
+  j.batch = ((size_t)strtoull(argv[2], NULL, 10) + 4095) / 4096 * 4096;
+  j.batches = strtol(argv[3], NULL, 10);
+  j.direct_share = atof(argv[5]);
+  int depth = atoi(argv[6]);
+  j.dsync = strcmp(argv[7], "dsync") == 0;
+  if (j.batches < 1 || depth < 1 || depth > 2 || j.direct_share < 0 || j.direct_share > 1) {
+    fprintf(stderr, "ceiling: bad arguments\n");
+    return 2;
+  }
   char path[4096];
-  snprintf(path, sizeof(path), "%s/ceiling-%d.dat", dir, (int)getpid());
-  int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) { perror("open"); return 1; }
-  void* buf;
-  if (posix_memalign(&buf, 4096, batch) != 0) return 1;
-  memset(buf, 0xab, batch);
-  if (overwrite) {
-    // Pre-write the whole range, as a zero-filled segment is, and sync it.
-    for (long i = 0; i < batches; i++) {
-      if (pwrite(fd, buf, batch, (off_t)i * batch) != (ssize_t)batch) { perror("prefill"); return 1; }
-    }
-    if (fsync(fd) != 0) { perror("fsync"); return 1; }
-  }
-  if (direct) {
-    close(fd);
-    fd = open(path, O_RDWR | O_DIRECT);
-    if (fd < 0) { perror("open O_DIRECT"); return 1; }
-  }
-  uint64_t* lat = calloc((size_t)batches, sizeof(uint64_t));
+  snprintf(path, sizeof(path), "%s/ceiling-%d.dat", argv[1], (int)getpid());
+  int sync_flag = j.dsync ? O_DSYNC : 0;
+  j.fd_cached = open(path, O_RDWR | O_CREAT | O_TRUNC | sync_flag, 0644);
+  if (j.fd_cached < 0) return perror("open"), 1;
+  if (posix_memalign(&j.buf, 4096, j.batch) != 0) return 1;
+  memset(j.buf, 0xab, j.batch);
+  if (prepare(j.fd_cached, argv[4], j.batch * (size_t)j.batches, j.buf, j.batch) != 0) return 1;
+  j.fd_direct = open(path, O_RDWR | O_DIRECT | sync_flag);
+  if (j.fd_direct < 0) return perror("open O_DIRECT"), 1;
+  j.lat_us = calloc((size_t)j.batches, sizeof(uint64_t));
+  pthread_t threads[2];
   double t0 = now_s();
-  for (long i = 0; i < batches; i++) {
-    if (pwrite(fd, buf, batch, (off_t)i * batch) != (ssize_t)batch) { perror("pwrite"); return 1; }
-    double s0 = now_s();
-    if (fdatasync(fd) != 0) { perror("fdatasync"); return 1; }
-    lat[i] = (uint64_t)((now_s() - s0) * 1e6);
-  }
+  for (int t = 0; t < depth; t++) pthread_create(&threads[t], NULL, flusher, &j);
+  for (int t = 0; t < depth; t++) pthread_join(threads[t], NULL);
   double secs = now_s() - t0;
-  qsort(lat, (size_t)batches, sizeof(uint64_t), cmp_u64);
-  printf("{\"batches\":%ld,\"batchBytes\":%zu,\"seconds\":%.6f,\"syncUsP50\":%llu,\"syncUsP99\":%llu}\n",
-         batches, batch, secs, (unsigned long long)lat[batches / 2],
-         (unsigned long long)lat[(batches * 99) / 100]);
-  close(fd);
+  if (j.failed) return 1;
+  qsort(j.lat_us, (size_t)j.batches, sizeof(uint64_t), cmp_u64);
+  printf("{\"batches\":%ld,\"batchBytes\":%zu,\"seconds\":%.6f,\"batchUsP50\":%llu,\"batchUsP99\":%llu}\n",
+         j.batches, j.batch, secs, (unsigned long long)j.lat_us[j.batches / 2],
+         (unsigned long long)j.lat_us[(j.batches * 99) / 100]);
+  close(j.fd_direct);
+  close(j.fd_cached);
   unlink(path);
   return 0;
 }

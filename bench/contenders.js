@@ -92,6 +92,8 @@ function commitlog(sync, preallocate) {
     const maxPendingBytes = process.env.BENCH_MAX_PENDING_BYTES ? Number(process.env.BENCH_MAX_PENDING_BYTES) : undefined;
     const log = await CommitLog.open(path.join(dir, 'log'), { sync, preallocate, maxPendingBytes });
     return {
+      syncMode: sync ?? 'auto',
+      preallocate: preallocate ?? 'auto',
       append: (buf) => log.append(buf),
       appendMany: (bufs) => log.appendMany(bufs),
       stats: () => log.stats(),

@@ -32,13 +32,13 @@ async function main() {
   let measuring = false;
   let t0 = 0;
   let elu0;
-  let base = { syncs: 0, batches: 0, bytesWritten: 0 };
+  let base = { syncs: 0, batches: 0, bytesWritten: 0, directBatches: 0, overlappedBatches: 0 };
   function startMeasuring(now) {
     measuring = true;
     t0 = now;
     elu0 = performance.eventLoopUtilization();
     const s = target.stats();
-    base = { syncs: s.syncs, batches: s.batches, bytesWritten: s.bytesWritten };
+    base = { syncs: s.syncs, batches: s.batches, bytesWritten: s.bytesWritten, directBatches: s.directBatches ?? 0, overlappedBatches: s.overlappedBatches ?? 0 };
   }
 
   async function caller() {
@@ -80,11 +80,17 @@ async function main() {
       latencyUsP99: q(0.99),
       latencyUsMax: q(1),
       syncsPerSec: (s.syncs - base.syncs) / seconds,
+      batches,
       recordsPerBatch: batches > 0 ? records / batches : 0,
       batchBytes: batches > 0 ? (s.bytesWritten - base.bytesWritten) / batches : 0,
       mainThreadUsPerRecord: records > 0 ? (elu.active * 1000) / records : 0,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
       durability: target.durability,
+      // What bench/ceiling.c needs to replay this cell's I/O.
+      syncMode: target.syncMode,
+      preallocate: target.preallocate,
+      directShare: batches > 0 ? ((s.directBatches ?? 0) - base.directBatches) / batches : 0,
+      overlappedShare: batches > 0 ? ((s.overlappedBatches ?? 0) - base.overlappedBatches) / batches : 0,
     }) + '\n',
   );
 }

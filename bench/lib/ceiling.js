@@ -1,0 +1,54 @@
+'use strict';
+// The disk ceiling of one cell: bench/ceiling.c replays the I/O the cell
+// made (see there) right after it, on the same disk.
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const CAP_BYTES = 256 * 1024 * 1024;
+
+function buildCeiling(dataDir) {
+  const bin = path.join(dataDir, 'ceiling');
+  execFileSync('cc', ['-O2', '-pthread', '-o', bin, path.join(__dirname, '..', 'ceiling.c')], { stdio: 'inherit' });
+  return bin;
+}
+
+/**
+ * What to replay for a cell, or undefined when a ceiling means nothing: a
+ * contender that is not commitlog reports no batches of its own, and one
+ * that never syncs ('none') is not bounded by the disk's sync rate at all
+ * (dividing it by a synced ceiling is how a column once read 293%).
+ */
+function ceilingPlan(r) {
+  if (!r.syncMode || r.syncMode === 'none' || !(r.batchBytes > 0) || !(r.batches > 0)) return undefined;
+  const batchBytes = Math.ceil(r.batchBytes);
+  return {
+    batchBytes,
+    // As many batches as the cell wrote, within a bound on what the replay writes.
+    batches: Math.max(50, Math.min(r.batches, Math.floor(CAP_BYTES / Math.max(batchBytes, 4096)))),
+    directShare: r.syncMode === 'direct' ? 1 : Math.min(1, Math.max(0, r.directShare || 0)),
+    depth: r.overlappedShare > 0 ? 2 : 1,
+    sync: r.syncMode === 'direct' ? 'dsync' : 'fdatasync',
+    // Written blocks and fallocated ones: preallocate 'auto' uses either,
+    // so the ceiling is the better of the two; a growing file when the
+    // contender does not preallocate.
+    states: r.preallocate === 'none' ? ['append'] : ['overwrite', 'fallocate'],
+  };
+}
+
+function runCeiling(bin, dataDir, plan, recordsPerBatch) {
+  const byState = {};
+  for (const state of plan.states) {
+    const args = [dataDir, plan.batchBytes, plan.batches, state, plan.directShare, plan.depth, plan.sync].map(String);
+    const r = JSON.parse(execFileSync(bin, args, { encoding: 'utf8' }));
+    byState[state] = { recordsPerSec: (r.batches / r.seconds) * recordsPerBatch, batchUsP50: r.batchUsP50 };
+  }
+  const best = Object.entries(byState).sort((a, b) => b[1].recordsPerSec - a[1].recordsPerSec)[0];
+  return { ...plan, byState, bestState: best[0], recordsPerSec: best[1].recordsPerSec };
+}
+
+function removeCeiling(bin) {
+  fs.rmSync(bin, { force: true });
+}
+
+module.exports = { buildCeiling, ceilingPlan, runCeiling, removeCeiling };

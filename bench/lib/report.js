@@ -1,0 +1,63 @@
+'use strict';
+// The Markdown report of a run. Each table sits under its own heading:
+// two tables printed back to back render as one in Markdown.
+const { humanName, fmtCount, fmtBytes } = require('./names');
+
+const pct = (x) => (x === undefined ? '' : `${(x * 100).toFixed(0)}%`);
+
+function mainTable(results) {
+  const find = (name, conc, size) =>
+    results.find((x) => x.contender === name && x.concurrency === conc && x.recordBytes === size && !x.group);
+  const rows = [
+    '| contender | callers | record | records/s | runs (records/s) | MB/s | p50 µs | p99 µs | syncs/s | rec/batch | main-thread µs/rec | peak RSS MB | vs FileChannel style | vs JS group commit | vs disk ceiling |',
+    '|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of results) {
+    const fc = find('filechannel', 1, r.recordBytes);
+    const jg = find('js-group-commit', r.concurrency, r.recordBytes);
+    const runs = (r.recordsPerSecRuns ?? []).map((x) => fmtCount(x)).join(', ');
+    rows.push(
+      `| ${humanName(r.contender, r.group)} | ${r.concurrency} | ${fmtBytes(r.recordBytes)} | ${fmtCount(r.recordsPerSec)} | ${runs} | ${r.mbPerSec.toFixed(1)} | ${Math.round(r.latencyUsP50)} | ${Math.round(r.latencyUsP99)} | ${fmtCount(r.syncsPerSec)} | ${r.recordsPerBatch.toFixed(1)} | ${r.mainThreadUsPerRecord.toFixed(2)} | ${Math.round(r.peakRssMb)} | ${fc ? (r.recordsPerSec / fc.recordsPerSec).toFixed(1) + 'x' : ''} | ${jg ? (r.recordsPerSec / jg.recordsPerSec).toFixed(2) + 'x' : ''} | ${r.ceiling ? pct(r.recordsPerSec / r.ceiling.recordsPerSec) : ''} |`,
+    );
+  }
+  return rows;
+}
+
+function ceilingTable(results) {
+  const rows = [
+    '| contender | callers | record | batch bytes | batches replayed | O_DIRECT share | in flight | written blocks rec/s (batch p50 µs) | fallocated rec/s (batch p50 µs) | ceiling rec/s | contender rec/s |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const cellOf = (s) => (s ? `${fmtCount(s.recordsPerSec)} (${s.batchUsP50})` : '');
+  for (const r of results.filter((x) => x.ceiling)) {
+    const c = r.ceiling;
+    const fallocated = c.byState.fallocate ?? c.byState.append;
+    rows.push(
+      `| ${humanName(r.contender, r.group)} | ${r.concurrency} | ${fmtBytes(r.recordBytes)} | ${c.batchBytes} | ${c.batches} | ${pct(c.directShare)} | ${c.depth} | ${cellOf(c.byState.overwrite)} | ${cellOf(fallocated)} | ${fmtCount(c.recordsPerSec)} | ${fmtCount(r.recordsPerSec)} |`,
+    );
+  }
+  return rows;
+}
+
+const CEILING_TEXT =
+  "Each ceiling is `bench/ceiling.c` run right after its cell, replaying the cell's I/O without the software: " +
+  'the same number of batches (at most 256 MiB) of the mean batch size commitlog wrote, the same share of them ' +
+  'written with O_DIRECT, as many batches in flight as commitlog had (2 when its flushers overlapped), one ' +
+  'fdatasync per batch (O_DSYNC writes for `sync: \'direct\'`), on written blocks and on fallocated ones; ' +
+  'the ceiling is the better of the two. Above 100% means the disk was faster for the contender than for its ' +
+  "replay a second later: noise, not headroom. `sync: 'none'` gets no ceiling (it does not sync).";
+
+/** The whole report: every table under its own heading, with text between. */
+function renderReport(results, meta) {
+  const out = [`## Benchmark: ${meta.kind} run, ${meta.date}`, ''];
+  out.push(`Node ${meta.node}, ${meta.cpus} × ${meta.cpu}; ${meta.reps} runs per cell of ${meta.seconds} s, median kept; data in ${meta.dataDir}.`, '');
+  out.push('### Throughput and latency', '', ...mainTable(results), '');
+  if (results.some((r) => r.ceiling)) {
+    out.push('### Disk ceilings', '', CEILING_TEXT, '', ...ceilingTable(results), '');
+  }
+  const durability = [...new Set(results.filter((r) => r.durability).map((r) => `- ${humanName(r.contender)}: ${r.durability}`))];
+  if (durability.length) out.push('### Durability settings of the peers', '', ...durability, '');
+  return out.join('\n');
+}
+
+module.exports = { renderReport };

@@ -1,0 +1,190 @@
+// What `npm run bench` leaves for people to read: progress in a log file,
+// where the results go, the charts and the report. The benchmark itself runs
+// here only on a tiny matrix (two cells of 0.2 s, no commitlog cell, so no
+// build of the addon or of bench/ceiling.c is needed); no figure is asserted.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tmpDir } from './helpers';
+
+const ROOT = path.join(__dirname, '..');
+const requireBench = createRequire(path.join(ROOT, 'bench', 'run.js'));
+const { parseRunArgs, cellMatches } = requireBench('./lib/options');
+const { renderReport } = requireBench('./lib/report');
+const { throughputSpec, renderCharts } = requireBench('./lib/charts');
+const { ceilingPlan } = requireBench('./lib/ceiling');
+
+interface Fixture {
+  contender: string;
+  concurrency: number;
+  recordBytes: number;
+  recordsPerSec: number;
+  recordsPerSecRuns: number[];
+  [k: string]: unknown;
+}
+
+/** A cell result as bench/worker.js and run.js make it, with made-up figures. */
+function cell(contender: string, concurrency: number, runs: number[], extra: Record<string, unknown> = {}): Fixture {
+  const sorted = [...runs].sort((a, b) => a - b);
+  const recordsPerSec = sorted[Math.floor(sorted.length / 2)];
+  return {
+    contender,
+    concurrency,
+    recordBytes: 1024,
+    group: 0,
+    recordsPerSec,
+    recordsPerSecRuns: runs,
+    mbPerSec: (recordsPerSec * 1024) / 1e6,
+    latencyUsP50: 300,
+    latencyUsP99: 900,
+    syncsPerSec: 4000,
+    batches: 6000,
+    recordsPerBatch: 40,
+    batchBytes: 46_000,
+    mainThreadUsPerRecord: 1.1,
+    peakRssMb: 90,
+    ...extra,
+  };
+}
+
+const FIXTURE = [
+  cell('filechannel', 1, [3_500, 3_570, 3_600]),
+  cell('js-group-commit', 64, [80_000, 83_000, 90_000]),
+  cell('js-group-commit', 1024, [280_000, 283_000, 300_000]),
+  cell('commitlog', 64, [168_000, 171_500, 202_000], { syncMode: 'auto', preallocate: 'auto' }),
+  cell('commitlog', 1024, [900_000, 951_500, 960_000], { syncMode: 'auto', preallocate: 'auto' }),
+];
+const META = { kind: 'quick', date: '2026-11-24T04:01:39.330Z', node: 'v20.20.2', cpus: 2, cpu: 'test', reps: 3, seconds: 1.5, dataDir: '/tmp' };
+
+describe('bench/run.js output', () => {
+  it('prints one progress line per cell and no carriage return when its output is a pipe', () => {
+    const out = tmpDir('commitlog-bench-out-');
+    const data = tmpDir('commitlog-bench-data-');
+    const run = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'bench', 'run.js'), '--only', 'filechannel:1:1024,plain-async:1:1024', '--out', out],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BENCH_SECONDS: '0.2', BENCH_REPS: '1', BENCH_DIR: data, BENCH_ONLY: '', BENCH_OUT: '' } },
+    );
+    expect(run.status).toBe(0);
+    expect(run.stdout + run.stderr).not.toContain('\r');
+    const lines = run.stderr.split('\n').filter((l) => l.startsWith('cell '));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^cell 1\/2 write\+fsync per record \(FileChannel style\), 1 caller, 1 KiB: \S+ records\/s/);
+    expect(lines[1]).toMatch(/^cell 2\/2 plain async/);
+    expect(run.stdout.trimEnd().split('\n').pop()).toBe(`Results written to ${out}`);
+    expect(fs.readdirSync(out).sort()).toEqual(['results.json', 'results.md', 'throughput-1024.svg']);
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    expect(json.results.map((r: Fixture) => r.contender)).toEqual(['filechannel', 'plain-async']);
+  });
+
+  it('writes a run to an untracked folder of its own unless --out says where', () => {
+    const first = parseRunArgs([], {}, new Date('2026-11-24T05:00:00Z'));
+    const second = parseRunArgs(['--full'], {}, new Date('2026-11-24T05:30:00Z'));
+    expect(first.outDir).toBe(path.join(ROOT, 'bench', 'results', 'runs', '2026-11-24T05-00-00-quick'));
+    expect(second.outDir).toBe(path.join(ROOT, 'bench', 'results', 'runs', '2026-11-24T05-30-00-full'));
+    // git check-ignore exits 0 only for an ignored path: a run cannot dirty the tree.
+    execFileSync('git', ['check-ignore', '-q', path.join(first.outDir, 'results.json')], { cwd: ROOT });
+    expect(parseRunArgs(['--out', 'x/y'], {}).outDir).toBe(path.resolve('x/y'));
+    expect(parseRunArgs([], { BENCH_OUT: '/tmp/z' }).outDir).toBe('/tmp/z');
+  });
+
+  it('keeps the tracked results of the committed runs out of the ignored folder', () => {
+    const tracked = execFileSync('git', ['ls-files', 'bench/results'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
+    expect(tracked.some((f) => f.startsWith('bench/results/runs/'))).toBe(false);
+    const ignored = spawnSync('git', ['check-ignore', '-q', 'bench/results/2026-11-24-issue10/results.json'], { cwd: ROOT });
+    expect(ignored.status).toBe(1);
+  });
+
+  it('filters cells by contender, callers and record size', () => {
+    const { filters } = parseRunArgs(['--only', 'commitlog:64', '--only', 'filechannel'], { BENCH_ONLY: 'js-group-commit:1:1024' });
+    expect(cellMatches({ contender: 'commitlog', conc: 64, size: 65536 }, filters)).toBe(true);
+    expect(cellMatches({ contender: 'commitlog', conc: 1, size: 1024 }, filters)).toBe(false);
+    expect(cellMatches({ contender: 'filechannel', conc: 1, size: 100 }, filters)).toBe(true);
+    expect(cellMatches({ contender: 'js-group-commit', conc: 1, size: 1024 }, filters)).toBe(true);
+    expect(cellMatches({ contender: 'js-group-commit', conc: 1, size: 100 }, filters)).toBe(false);
+    expect(() => parseRunArgs(['--only', 'commitlog:many'], {})).toThrow(RangeError);
+    expect(() => parseRunArgs(['--bogus'], {})).toThrow(TypeError);
+  });
+});
+
+describe('bench charts', () => {
+  it('draws an SVG with labelled log axes and the contenders by their human names', async () => {
+    const charts: Array<[string, string]> = await renderCharts(FIXTURE, META);
+    expect(charts.map(([name]) => name)).toEqual(['throughput-1024.svg']);
+    const svg = charts[0][1];
+    expect(svg.startsWith('<svg')).toBe(true);
+    const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    for (const label of ['1k', '10k', '100k', '1M', '1', '64', '1,024']) expect(texts).toContain(label);
+    expect(texts).not.toContain('1e+3');
+    expect(texts).toContain('durable appends per second (log scale)');
+    expect(texts).toContain('concurrent callers (log scale)');
+    for (const name of ['commitlog (default)', 'write+fsync per record (FileChannel style)', 'JS group commit (writev+datasync per batch)']) {
+      expect(texts).toContain(name);
+    }
+    // FileChannel style, measured at 1 caller only, is a dashed level across the chart.
+    expect(svg).toContain('stroke-dasharray');
+  });
+
+  it('draws the peers run as one chart named for README', async () => {
+    const charts: Array<[string, string]> = await renderCharts(FIXTURE, { ...META, kind: 'peers' });
+    expect(charts.map(([name]) => name)).toEqual(['peers-1024.svg']);
+    expect(charts[0][1]).toContain('commitlog against other engines');
+  });
+
+  it('plots every repetition, not only the median', () => {
+    const spec = throughputSpec(FIXTURE, 1024);
+    const runs = spec.data.values.filter((v: { kind: string }) => v.kind === 'run');
+    expect(runs).toHaveLength(FIXTURE.reduce((n, r) => n + r.recordsPerSecRuns.length, 0));
+    const commitlog64 = spec.data.values.find((v: { kind: string; contender: string; callers: number }) => v.kind === 'median' && v.contender === 'commitlog (default)' && v.callers === 64);
+    expect([commitlog64.min, commitlog64.max]).toEqual([168_000, 202_000]);
+    expect(spec.encoding.x.scale.type).toBe('log');
+    expect(spec.layer[0].encoding.y.scale.type).toBe('log');
+  });
+});
+
+describe('bench report', () => {
+  it('separates its tables with a heading and text, so Markdown does not merge them', () => {
+    const withCeiling = FIXTURE.map((r) =>
+      r.contender === 'commitlog'
+        ? { ...r, ceiling: { batchBytes: 46_000, batches: 6000, directShare: 0.5, depth: 1, byState: { overwrite: { recordsPerSec: 250_000, batchUsP50: 150 }, fallocate: { recordsPerSec: 200_000, batchUsP50: 190 } }, bestState: 'overwrite', recordsPerSec: 250_000 } }
+        : r,
+    );
+    const lines = renderReport(withCeiling, META).split('\n');
+    const blocks: Array<{ start: number; end: number }> = [];
+    lines.forEach((l, i) => {
+      if (!l.startsWith('|')) return;
+      const last = blocks[blocks.length - 1];
+      if (last && last.end === i - 1) last.end = i;
+      else blocks.push({ start: i, end: i });
+    });
+    expect(blocks).toHaveLength(2);
+    const between = lines.slice(blocks[0].end + 1, blocks[1].start);
+    expect(between[0]).toBe('');
+    expect(between.some((l) => l.startsWith('### '))).toBe(true);
+    // Each table is whole: header, separator and one row per cell.
+    expect(blocks[0].end - blocks[0].start + 1).toBe(2 + FIXTURE.length);
+    expect(blocks[1].end - blocks[1].start + 1).toBe(2 + 2);
+    expect(lines.find((l) => l.startsWith('| commitlog (default) | 64 |'))).toMatch(/\| 69% \|$/);
+  });
+});
+
+describe('bench disk ceiling', () => {
+  const base = cell('commitlog', 64, [170_000], { syncMode: 'auto', preallocate: 'auto', directShare: 0.25, overlappedShare: 0, batches: 2000 });
+
+  it('gives no ceiling to a contender that does not sync', () => {
+    // A synced ceiling divided into sync: 'none' once read 923% (and 293% in a full run).
+    expect(ceilingPlan({ ...base, contender: 'commitlog-none', syncMode: 'none' })).toBeUndefined();
+    expect(ceilingPlan({ ...base, contender: 'js-group-commit', syncMode: undefined })).toBeUndefined();
+  });
+
+  it('replays the cell: its batch size and count, O_DIRECT share, overlap and sync kind', () => {
+    expect(ceilingPlan(base)).toEqual({ batchBytes: 46_000, batches: 2000, directShare: 0.25, depth: 1, sync: 'fdatasync', states: ['overwrite', 'fallocate'] });
+    expect(ceilingPlan({ ...base, overlappedShare: 0.75 }).depth).toBe(2);
+    expect(ceilingPlan({ ...base, syncMode: 'direct' })).toMatchObject({ directShare: 1, sync: 'dsync' });
+    expect(ceilingPlan({ ...base, preallocate: 'none' }).states).toEqual(['append']);
+    // At most 256 MiB replayed for a long cell of large batches.
+    expect(ceilingPlan({ ...base, batchBytes: 1 << 20, batches: 10_000 }).batches).toBe(256);
+  });
+});
