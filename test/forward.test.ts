@@ -4,7 +4,7 @@
 // outage and a server kill -9.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { CommitLog, type LogReader } from '../lib/index';
 import { type Sink, type SinkRecord, forward, jetStreamSink } from '../lib/forward';
 import { kRetentionPass } from '../lib/retention';
@@ -35,11 +35,9 @@ async function openLog(dir = tmpDir()): Promise<CommitLog> {
   return log;
 }
 
-describe.skipIf(!NATS_SERVER)('forward() to JetStream (one nats-server)', () => {
-  beforeAll(() => {
-    if (!NATS_SERVER) console.warn(NO_NATS);
-  });
+if (!NATS_SERVER) console.warn(NO_NATS);
 
+describe.skipIf(!NATS_SERVER)('forward() to JetStream (one nats-server)', () => {
   it('forwards every record in order, byte-identical, with the log id and sequence as message id; records appended while it runs follow', async () => {
     const nats = await server();
     const c = await natsClient(nats.url);

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CommitLog } from '../../lib/index';
 import { forward, jetStreamSink } from '../../lib/forward';
 import { tmpDir } from '../helpers';
-import { NATS_SERVER, type NatsNode, client, expectExactly, natsCluster, payload, until } from '../nats';
+import { NATS_SERVER, NO_NATS, type NatsNode, client, expectExactly, natsCluster, payload, until } from '../nats';
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'forward-child.js');
 const stops: Array<() => Promise<unknown>> = [];
@@ -51,6 +51,8 @@ async function leaderOf(urls: string[]): Promise<string | undefined> {
     await c?.close();
   }
 }
+
+if (!NATS_SERVER) console.warn(NO_NATS);
 
 describe.skipIf(!NATS_SERVER)('forward() to a three-node JetStream cluster', () => {
   it('exactly once, in order, across forwarder kill -9, node kill -9 and restart (the leader too), and a whole-cluster outage', async () => {
