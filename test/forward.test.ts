@@ -257,6 +257,25 @@ describe.skipIf(!NATS_SERVER)('forward() to JetStream (one nats-server)', () => 
     expect(f.stats().position).toBe(1);
   });
 
+  it('never stores a record whose predecessor the stream refused, though both were in flight (exclusive and shared)', async () => {
+    const nats = await server();
+    const c = await natsClient(nats.url);
+    await c.jsm.streams.add({ name: 'EV', subjects: ['ev.>'], max_msg_size: 400 }); // headers count too
+    for (const exclusive of [true, false]) {
+      const subject = `ev.x${exclusive}`;
+      const sink = jetStreamSink({ servers: nats.url, stream: 'EV', subject, exclusive });
+      stops.push(() => sink.close());
+      const logId = exclusive ? '42' : '43'; // ids are the stream's, across subjects
+      await sink.resume({ logId, position: 0 });
+      const rec = (seq: number, n: number) => ({ seq, data: Buffer.alloc(n, seq), id: `${logId}-${seq}` });
+      // Record 1 is refused (too large); record 2 is sent before that answer comes back.
+      const results = await Promise.allSettled([sink.publish(rec(0, 10)), sink.publish(rec(1, 1000)), sink.publish(rec(2, 10))]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected']);
+      expect((await c.read('EV', subject)).map((m) => m.id)).toEqual([`${logId}-0`]);
+      await sink.close();
+    }
+  });
+
   it('rejects bad arguments before connecting', () => {
     const ok = { servers: 'nats://127.0.0.1:4222', stream: 'S', subject: 'a.b' };
     expect(() => jetStreamSink({ ...ok, servers: 'http://x:1' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
