@@ -21,7 +21,7 @@ interface NatsConnection {
   close(): Promise<void>;
   publish(subject: string, data: Uint8Array, opts: { reply: string; headers: MsgHdrs }): void;
   subscribe(subject: string, opts: { callback: (err: Error | null, msg: Msg) => void }): Subscription;
-  status(): AsyncIterable<{ type: string; error?: Error & { operation?: string; subject?: string } }>;
+  status(): AsyncIterable<{ type: string; error?: Error & { operation?: string; subject?: string } }> & { stop(): void };
 }
 interface PubAck {
   stream: string;
@@ -145,6 +145,7 @@ class AckedPublisher {
   readonly #pending = new Map<string, { resolve: (a: PubAck) => void; reject: (e: unknown) => void; deadline: number }>();
   #next = 0;
   #broken: unknown;
+  #status: { stop(): void } | undefined;
 
   constructor(nats: Nats, nc: NatsConnection, timeoutMs: number) {
     this.#nc = nc;
@@ -172,6 +173,8 @@ class AckedPublisher {
 
   close(): void {
     clearInterval(this.#timer);
+    // Else every resume() would leave a listener on the connection.
+    this.#status?.stop();
     try {
       this.#sub.unsubscribe();
     } catch {
@@ -227,7 +230,9 @@ class AckedPublisher {
   // A publish the account may not make is reported only as a connection error event.
   async #watch(): Promise<void> {
     try {
-      for await (const s of this.#nc.status()) {
+      const status = this.#nc.status();
+      this.#status = status;
+      for await (const s of status) {
         const e = s.error;
         if (s.type === 'error' && e?.name === 'PermissionViolationError' && e.operation === 'publish') {
           this.#broken = sinkError(`jetstream: ${e.message}`, e);
