@@ -315,6 +315,8 @@ export class Forwarder {
   #cursor: Cursor | undefined;
   #state: ForwarderState = 'starting';
   #stop = new AbortController();
+  // One promise for every race against stop(), not a listener per attempt.
+  readonly #stopped = aborted(this.#stop.signal);
   #attempt: AbortController | undefined;
   #inFlight = new InFlight();
   #slotWaiter: (() => void) | undefined;
@@ -448,7 +450,11 @@ export class Forwarder {
 
   /** Asks the sink where the target stands; returns where to publish from. */
   async #resume(): Promise<number> {
-    const pos = await this.#sink.resume({ logId: this.#log.logId, position: this.#committed });
+    // stop() does not wait for a connect that hangs: the sink's close() ends it.
+    const asked = this.#sink.resume({ logId: this.#log.logId, position: this.#committed });
+    asked.catch(() => {});
+    const pos = await Promise.race([asked, this.#stopped]);
+    if (this.#stop.signal.aborted) return this.#acked;
     const next = pos?.next;
     let from = this.#acked;
     if (next !== undefined) {
@@ -647,6 +653,14 @@ export class Forwarder {
     for (const s of this.#ages) if (seq < s.end) return s.atMs;
     return Date.now();
   }
+}
+
+/** Resolves (with undefined) once `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<undefined> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(undefined);
+    signal.addEventListener('abort', () => resolve(undefined), { once: true });
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -295,6 +295,11 @@ class JetStreamSink implements Sink {
     if (this.#closed) throw sinkError('jetstream: the sink is closed');
     this.#nats ??= loadNats();
     const nc = await this.#connect();
+    if (this.#closed) {
+      // close() came while this connected: the connection is not left open.
+      await nc.close();
+      throw sinkError('jetstream: the sink is closed');
+    }
     let jsm: JetStreamManager;
     let info;
     try {

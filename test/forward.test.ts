@@ -373,6 +373,18 @@ describe('forward() with a sink of its own (no NATS needed)', () => {
     }
   });
 
+  it('stop() returns while the target hangs in resume(), and the sink is closed', async () => {
+    const log = await openLog();
+    await log.append('x');
+    let closed = false;
+    const sink: Sink = { resume: () => new Promise(() => {}), publish: async () => {}, close: async () => void (closed = true) };
+    const f = forward(log, sink);
+    await new Promise((r) => setTimeout(r, 20));
+    await f.stop();
+    expect(f.stats().state).toBe('stopped');
+    expect(closed).toBe(true);
+  });
+
   it('stops with ERR_FORWARD_DIVERGED when the target holds records past the log\'s durable end', async () => {
     const log = await openLog();
     await log.appendMany([Buffer.from('a'), Buffer.from('b')]);
