@@ -310,6 +310,7 @@ export class Forwarder {
   /** Settles when the forwarder has stopped (see the class). Never an unhandled rejection. */
   readonly done: Promise<void>;
   readonly #log: ForwardSource;
+  readonly #logId: string;
   readonly #sink: Sink;
   readonly #o: Resolved;
   #cursor: Cursor | undefined;
@@ -341,6 +342,7 @@ export class Forwarder {
   /** @internal Made by forward(). */
   constructor(log: ForwardSource, sink: Sink, options: Resolved) {
     this.#log = log;
+    this.#logId = log.logId;
     this.#sink = sink;
     this.#o = options;
     this.#startDurable = log.durableSeq;
@@ -451,7 +453,7 @@ export class Forwarder {
   /** Asks the sink where the target stands; returns where to publish from. */
   async #resume(): Promise<number> {
     // stop() does not wait for a connect that hangs: the sink's close() ends it.
-    const asked = this.#sink.resume({ logId: this.#log.logId, position: this.#committed });
+    const asked = this.#sink.resume({ logId: this.#logId, position: this.#committed });
     asked.catch(() => {});
     const pos = await Promise.race([asked, this.#stopped]);
     if (this.#stop.signal.aborted) return this.#acked;
@@ -537,7 +539,7 @@ export class Forwarder {
     this.#readBytes += size;
     let p: Promise<void>;
     try {
-      p = Promise.resolve(this.#sink.publish({ seq: rec.seq, data: rec.data, id: `${this.#log.logId}-${rec.seq}` }));
+      p = Promise.resolve(this.#sink.publish({ seq: rec.seq, data: rec.data, id: `${this.#logId}-${rec.seq}` }));
     } catch (err) {
       p = Promise.reject(err);
     }
