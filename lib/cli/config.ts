@@ -117,7 +117,11 @@ export function register(program: Command): void {
     });
   config
     .command('verify')
-    .description('check a ConfigFile and its fallbacks. Exit 0: main file valid; 1: load() would use .bak or a temp file; 4: no valid copy; 8: cannot read')
+    .description('check a ConfigFile and its fallbacks (.bak, temp files a crash left)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 main file valid; 1 load() would use .bak or a temp file; 4 no valid copy; 8 cannot read.',
+    )
     .argument('<file>', 'the ConfigFile path (not its .bak)')
     .option('--json', 'one JSON object on stdout')
     .action(async (file: string, opts: { json?: boolean }) => {

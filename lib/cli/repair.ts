@@ -82,9 +82,12 @@ async function repair(dir: string, opts: RepairOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('repair')
-    .description(
-      "run the 'truncate' recovery offline: keep the valid prefix, cut the rest; the changed files are copied to " +
-        '<dir>/repair-<time>/ first. Refused while a writer holds the lock. Exit 0 when the log is sound afterwards',
+    .description("run the 'truncate' recovery offline: keep the valid prefix, cut the rest, keep a copy of what changes")
+    .addHelpText(
+      'after',
+      '\nThe files the repair changes are first copied, as they are, to <dir>/repair-<time>/. Refused while a\n' +
+        'writer holds the log\'s lock. Exit 0: the log is sound (repaired, or nothing to repair); 8: refused or\n' +
+        'failed; with --dry-run, the code verify would give (0, 1 or 4).',
     )
     .argument('<dir>', 'log directory')
     .option('--dry-run', 'only say what would be cut (exit code as verify)')

@@ -91,7 +91,7 @@ function notes(ex: NativeLogExamination): string[] {
 function text(v: Verification): string {
   const lines = [
     `${v.dir}: ${v.summary}`,
-    `  ${v.segments} segment(s), ${v.batches} batch(es) checked, records ${v.firstSeq}..${v.endSeq}` +
+    `  ${v.segments} segment(s), ${v.batches} batch(es) verified, log from record ${v.firstSeq} up to ${v.endSeq}` +
       (v.writerPid ? ` (a writer, pid ${v.writerPid}, is appending: its tail may grow while this runs)` : ''),
     ...v.notes.map((n) => `  note: ${n}`),
   ];
@@ -101,9 +101,12 @@ function text(v: Verification): string {
 export function register(program: Command): void {
   program
     .command('verify')
-    .description(
-      'check every batch of a log (checksums, chain, numbering) without changing it; works beside a live writer. ' +
-        'Exit 0: clean; 1: torn tail (never acknowledged, an open cuts it); 4: damage to acknowledged data; 8: cannot check',
+    .description('check every batch of a log (checksums, chain, numbering); changes nothing, works beside a live writer')
+    .addHelpText(
+      'after',
+      '\nExit codes (as fsck):\n  0  clean\n  1  torn tail: bytes never acknowledged, which the next open cuts\n' +
+        "  4  damage to acknowledged data: a strict open refuses; 'commitlog repair' keeps the valid prefix\n" +
+        '  8  cannot check: no such directory, not a log, an I/O error\n 16  usage error',
     )
     .argument('<dir>', 'log directory')
     .option('--json', 'one JSON object on stdout')
