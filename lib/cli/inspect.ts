@@ -17,6 +17,11 @@ export interface SegmentInfo {
   lastSeq: number;
   batches: number;
   epoch: number;
+  /**
+   * Valid batches in the file, chained or not, when the walk stopped before its end at something
+   * other than zeroed space (after damage, the later segments' batches no longer chain).
+   */
+  batchesInFile?: number;
   /** Alignment padding / bytes of its batches (spans), 0 without batches. */
   paddingRatio: number;
   /** Why its walk ended where it did, when not at zeroed space or the end of the file. */
@@ -39,7 +44,8 @@ export interface Inspection {
 function segmentInfo(seg: ReturnType<typeof native.examineLog>['segments'][number]): SegmentInfo {
   // Only batches that continue the log count: past seg.end lie torn bytes or,
   // in a recycled file, an older use's batches.
-  const batches = native.inspectSegment(seg.path).batches.filter((b) => b.offset < seg.end);
+  const all = native.inspectSegment(seg.path).batches;
+  const batches = all.filter((b) => b.offset < seg.end);
   const span = batches.reduce((n, b) => n + b.span, 0);
   const padding = batches.reduce((n, b) => n + b.span - b.used, 0);
   return {
@@ -51,7 +57,7 @@ function segmentInfo(seg: ReturnType<typeof native.examineLog>['segments'][numbe
     batches: seg.batches,
     epoch: seg.epoch,
     paddingRatio: span > 0 ? padding / span : 0,
-    ...(seg.cleanEnd ? {} : { stop: seg.stop }),
+    ...(seg.cleanEnd ? {} : { stop: seg.stop, batchesInFile: all.filter((b) => b.baseSeq >= seg.baseSeq).length }),
   };
 }
 
@@ -105,7 +111,8 @@ function text(i: Inspection): string {
     const recs = s.lastSeq >= s.firstSeq ? `${s.firstSeq}..${s.lastSeq}` : `none from ${s.firstSeq}`;
     L.push(
       `    ${s.name}  ${bytes(s.usedBytes)} of ${bytes(s.fileBytes)}  records ${recs}  ${s.batches} batches  ` +
-        `epoch ${s.epoch}  padding ${(s.paddingRatio * 100).toFixed(1)}%${s.stop ? `  stops: ${s.stop}` : ''}`,
+        `epoch ${s.epoch}  padding ${(s.paddingRatio * 100).toFixed(1)}%` +
+        `${s.stop ? `  stops: ${s.stop} (${s.batchesInFile} valid batches in the file)` : ''}`,
     );
   }
   L.push(`  cursors: ${i.cursors.length === 0 ? 'none' : i.cursors.map((c) => `${c.name}=${c.position}`).join(', ')}`);
