@@ -63,6 +63,24 @@ describe('commitlog dump', () => {
     );
   });
 
+  it('dumps a live log while a writer in another process appends: durable records, in order, the writer undisturbed', async () => {
+    const dir = tmpDir();
+    const writer = new Writer();
+    await writer.open(dir);
+    writer.stream('live');
+    await writer.ackedMore(300);
+    for (let i = 0; i < 3; i++) {
+      const r = await run('dump', dir);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const recs = jsonLines(r.stdout);
+      expect(recs.length).toBeGreaterThanOrEqual(300);
+      expect(recs.map((x) => x.seq)).toEqual(Array.from({ length: recs.length }, (_, k) => k));
+      for (const x of recs) expect(Buffer.from(x.data, 'base64').toString()).toMatch(/^live:\d+:x+$/);
+      await writer.ackedMore(100);
+    }
+  });
+
   it('rejects a bad range or format as a usage error (exit 16)', async () => {
     const dir = tmpDir();
     await makeLog(dir, 2);

@@ -2,16 +2,29 @@
 // The `commitlog` command. Expected failures (a missing directory, a damaged
 // or locked log, a bad option) print one line on stderr and exit with the
 // fsck-style codes of common.ts; only a bug prints a stack.
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands';
 import { EXIT_ERROR, EXIT_OK, EXIT_USAGE, describeError } from './common';
 
-const { version } = require('../../package.json') as { version: string };
+// The package's own package.json, however deep the build put this file.
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'commitlog' && pkg.version) return pkg.version;
+    } catch {
+      // not here: one level up
+    }
+  }
+  return 'unknown';
+}
 
 function buildProgram(): Command {
   const program = new Command('commitlog')
     .description('inspect, verify, dump, follow and repair commitlog logs; check ConfigFile files')
-    .version(version)
+    .version(packageVersion())
     .showHelpAfterError()
     // Inherited by the subcommands the modules add: commander then throws
     // instead of exiting, and main() picks the code.

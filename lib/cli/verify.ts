@@ -35,12 +35,29 @@ const LIVE_RETRIES = 3;
 export async function verifyLog(dir: string): Promise<Verification> {
   logDir(dir);
   const holder = lockHolder(dir);
-  let ex = native.examineLog(dir);
+  let ex = await examine(dir, holder !== null && holder !== undefined);
   for (let i = 0; holder && ex.strict.tornTail && !ex.strict.refused && i < LIVE_RETRIES; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    ex = native.examineLog(dir);
+    await pause();
+    ex = await examine(dir, true);
   }
   return judge(dir, ex, holder);
+}
+
+function pause(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 20));
+}
+
+// Retention or truncateBefore in a live writer can unlink a segment between
+// the listing and its scan: looked at again.
+async function examine(dir: string, live: boolean): Promise<NativeLogExamination> {
+  for (let i = 0; ; i++) {
+    try {
+      return native.examineLog(dir);
+    } catch (err) {
+      if (!live || (err as { code?: string }).code !== 'ENOENT' || i === LIVE_RETRIES) throw err;
+    }
+    await pause();
+  }
 }
 
 function judge(dir: string, ex: NativeLogExamination, holder: { pid: number } | null | undefined): Verification {
