@@ -117,8 +117,8 @@ export class Writer {
     });
   }
 
-  async open(dir: string): Promise<void> {
-    const r = await this.#ask({ op: 'open', dir, options: OPTS });
+  async open(dir: string, options: object = {}): Promise<void> {
+    const r = await this.#ask({ op: 'open', dir, options: { ...OPTS, ...options } });
     if (r.op !== 'opened') throw new Error(`writer: ${JSON.stringify(r)}`);
   }
 

@@ -119,10 +119,11 @@ describe('commitlog verify', () => {
     expect((await run('frobnicate')).code).toBe(16);
   });
 
-  it('verifies a live log while a writer in another process appends, without disturbing it', async () => {
+  it('verifies and inspects a live log while a writer in another process appends, rolls and deletes segments', async () => {
     const dir = tmpDir();
     const writer = new Writer();
-    await writer.open(dir);
+    // Small segments and retention: segments roll and go while verify reads.
+    await writer.open(dir, { retention: { maxBytes: 256 * 1024 } });
     writer.stream('live');
     await writer.ackedMore(200);
     for (let i = 0; i < 5; i++) {
@@ -132,8 +133,14 @@ describe('commitlog verify', () => {
       const v = json(r);
       expect(v.writerPid).toBe(writer.child.pid);
       expect(v.batches).toBeGreaterThan(0);
+      const ins = await run('inspect', '--json', dir);
+      expect(ins.stderr).toBe('');
+      expect(ins.code).toBe(0);
+      expect(json(ins).writerPid).toBe(writer.child.pid);
       // The writer goes on appending after each run.
-      await writer.ackedMore(100);
+      await writer.ackedMore(600);
     }
+    // Retention did delete segments meanwhile.
+    expect(json(await run('inspect', '--json', dir)).segments[0].firstSeq).toBeGreaterThan(0);
   });
 });

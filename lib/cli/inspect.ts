@@ -4,8 +4,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { LogReader } from '../reader';
-import { native, type NativeCheckpoint } from '../native';
+import { native, type NativeBatchInfo, type NativeCheckpoint, type NativeSegmentScan } from '../native';
 import { bytes, lockHolder, logDir, out, outJson } from './common';
+import { examine } from './verify';
 
 export interface SegmentInfo {
   name: string;
@@ -41,10 +42,18 @@ export interface Inspection {
   cursors: Array<{ name: string; position: number }>;
 }
 
-function segmentInfo(seg: ReturnType<typeof native.examineLog>['segments'][number]): SegmentInfo {
+// undefined when the segment is gone: a live writer's retention deleted it
+// since the examination listed it.
+function segmentInfo(seg: NativeSegmentScan): SegmentInfo | undefined {
+  let all: NativeBatchInfo[];
+  try {
+    all = native.inspectSegment(seg.path).batches;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return undefined;
+    throw err;
+  }
   // Only batches that continue the log count: past seg.end lie torn bytes or,
   // in a recycled file, an older use's batches.
-  const all = native.inspectSegment(seg.path).batches;
   const batches = all.filter((b) => b.offset < seg.end);
   const span = batches.reduce((n, b) => n + b.span, 0);
   const padding = batches.reduce((n, b) => n + b.span - b.used, 0);
@@ -63,8 +72,8 @@ function segmentInfo(seg: ReturnType<typeof native.examineLog>['segments'][numbe
 
 export async function inspectLog(dir: string): Promise<Inspection> {
   logDir(dir);
-  const ex = native.examineLog(dir);
   const holder = lockHolder(dir);
+  const ex = await examine(dir, holder !== null && holder !== undefined);
   const info: Inspection = {
     dir,
     logId: ex.logId,
@@ -72,7 +81,7 @@ export async function inspectLog(dir: string): Promise<Inspection> {
     checkpoint: ex.checkpoint ?? null,
     checkpointCorrupt: ex.checkpointCorrupt,
     view: null,
-    segments: ex.segments.map(segmentInfo),
+    segments: ex.segments.map(segmentInfo).filter((s): s is SegmentInfo => s !== undefined),
     cursors: [],
   };
   try {
