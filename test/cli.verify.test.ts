@@ -1,5 +1,6 @@
 // `commitlog inspect` and `commitlog verify`, run as a binary on real logs:
 // clean, torn, damaged, live, and not logs at all.
+import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -142,5 +143,24 @@ describe('commitlog verify', () => {
     }
     // Retention did delete segments meanwhile.
     expect(json(await run('inspect', '--json', dir)).segments[0].firstSeq).toBeGreaterThan(0);
+  });
+
+  it('inspects and verifies a live log whose segments roll and are deleted all the time', async () => {
+    const dir = tmpDir();
+    const writer = fork(path.join(__dirname, 'fixtures', 'cli-churn-writer.js'), [dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    try {
+      const m = await new Promise<{ op: string; message?: string }>((resolve) => writer.once('message', resolve));
+      expect(m.op).toBe('ready');
+      for (let i = 0; i < 10; i++) {
+        const [ins, ver] = await Promise.all([run('inspect', '--json', dir), run('verify', '--json', dir)]);
+        expect(ins.stderr).toBe('');
+        expect(ins.code).toBe(0);
+        expect(ver.stderr).toBe('');
+        expect(ver.code).toBe(0);
+      }
+      expect(json(await run('inspect', '--json', dir)).segments[0].firstSeq).toBeGreaterThan(0);
+    } finally {
+      writer.kill('SIGKILL');
+    }
   });
 });
