@@ -81,7 +81,8 @@ describe('commitlog repair', () => {
     const dir = tmpDir();
     const writer = new Writer();
     await writer.open(dir);
-    await writer.append('w', 0, 50);
+    // Ten rounds: at least ten batches, however the appends of one round group.
+    for (let k = 0; k < 10; k++) await writer.append('w', 5 * k, 5);
     // Damage the writer cannot see (it never reads back): a repair would cut it.
     damageAcknowledged(dir, 2);
     // The writer's background thread may still be making its next segment.
