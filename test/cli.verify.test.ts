@@ -118,6 +118,9 @@ describe('commitlog verify', () => {
     expect((await run('verify')).code).toBe(16);
     expect((await run('verify', '--bogus', '/tmp')).code).toBe(16);
     expect((await run('frobnicate')).code).toBe(16);
+    expect((await run()).code).toBe(16);
+    expect((await run('--help')).code).toBe(0);
+    expect((await run('verify', '--help')).code).toBe(0);
   });
 
   it('verifies and inspects a live log while a writer in another process appends, rolls and deletes segments', async () => {

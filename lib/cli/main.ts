@@ -33,11 +33,10 @@ function buildProgram(): Command {
   return program;
 }
 
+// commander's own code is 0 for --help and --version, 1 for everything else
+// (help shown because a command is missing, an unknown option, ...).
 function exitCodeOf(err: CommanderError): number {
-  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
-    return EXIT_OK;
-  }
-  return EXIT_USAGE;
+  return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
 }
 
 async function main(argv: string[]): Promise<void> {
