@@ -109,6 +109,72 @@ export interface NativeSegmentInspection {
   stop: string;
 }
 
+/** The CHECKPOINT as examineLog decodes it. */
+export interface NativeCheckpoint {
+  version: number;
+  durableSeq: number;
+  clean: boolean;
+  noSync: boolean;
+  tailBase: number;
+  tailEnd: number;
+  firstSeq: number;
+  logId: string;
+  gapFrom?: number;
+  gapTo?: number;
+  cutSeq?: number;
+}
+
+/** One segment's walk, as an open's recovery walks it. */
+export interface NativeSegmentScan {
+  path: string;
+  baseSeq: number;
+  /** Just past its last record that continues the log. */
+  endSeq: number;
+  fileSize: number;
+  /** Offset just past its last batch that continues the log. */
+  end: number;
+  batches: number;
+  epoch: number;
+  /** Stopped at end of file or zeroed space. */
+  cleanEnd: boolean;
+  stop: string;
+}
+
+/** What an open in one recovery mode would decide (RecoveryPlan). */
+export interface NativeRecoveryPlan {
+  tornTail: boolean;
+  corruption: boolean;
+  reason: string;
+  file: string;
+  offset: number;
+  bytesDropped: number;
+  segmentsDropped: number;
+  gapFrom: number;
+  gapTo: number;
+  keepSegments: number;
+  cutOffset: number;
+  zeroTo: number;
+  nextSeq: number;
+  /** Set when the open would refuse (strict mode, damage to acknowledged data). */
+  refused?: string;
+}
+
+/** examineLog: an open's discovery and both decisions, with nothing changed. */
+export interface NativeLogExamination {
+  checkpoint?: NativeCheckpoint;
+  checkpointCorrupt: boolean;
+  logId: string;
+  segments: NativeSegmentScan[];
+  stopIndex: number;
+  stopOffset: number;
+  stopReason: string;
+  leftovers: string[];
+  belowFirst: string[];
+  beyondCut: string[];
+  strict: NativeRecoveryPlan;
+  truncate: NativeRecoveryPlan;
+}
+
 /** append/appendMany: maxPendingBytes reached; retry once durableSeq advances. */
 export const APPEND_FULL = -1;
 
@@ -294,6 +360,8 @@ export interface NativeAddon {
   crc32c(data: Uint8Array, init?: number): number;
   crc32cHardware: boolean;
   inspectSegment(path: string): NativeSegmentInspection;
+  /** Synchronous, read-only, no lock: what an open would find and decide (native/core/recovery.h). */
+  examineLog(dir: string): NativeLogExamination;
   writeFileDurable(path: string, data: Uint8Array, mode: number): Promise<void>;
   configResolve(path: string, mode: number): Promise<{ target: string; mode: number }>;
   configSave(target: string, data: Uint8Array, mode: number, backupCurrent: boolean): Promise<void>;

@@ -77,7 +77,10 @@ Status ListLog(Io* io, const std::string& dir, LogScan* scan, std::vector<uint64
 // Opens, syncs and scans every segment. Segments that may hold records the
 // checkpoint does not prove durable have their cached pages dropped after
 // the sync, so that their scan reads what the device holds.
-Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& bases, LogScan* scan) {
+// With `examine` (ExamineLog) nothing is synced or dropped: what the page
+// cache shows is read, as a live writer's readers read it.
+Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& bases, LogScan* scan,
+               bool examine) {
   uint64_t proven = scan->have_cp ? scan->cp.durable_seq : 0;
   uint64_t stop_seq = scan->have_cp && scan->cp.has_cut ? scan->cp.cut_seq : UINT64_MAX;
   for (size_t i = 0; i < bases.size(); i++) {
@@ -95,14 +98,14 @@ Status ScanAll(Io* io, const std::string& dir, const std::vector<uint64_t>& base
     // The previous process may have died with writes in the page cache (or
     // run with sync 'none'): force them down before reading, so that nothing
     // we decide on, and build on, can still vanish (TigerBeetle does this).
-    s = io->Sync(fd, SyncKind::kData).WithPath(seg.path);
+    if (!examine) s = io->Sync(fd, SyncKind::kData).WithPath(seg.path);
     // After a failed fdatasync (in the previous process, or in an open that
     // failed) Linux keeps the pages that never reached the disk, marked
     // clean: this sync returned 0 for them. Read from the device whatever
     // was not proven durable before: the tail, and everything at or past the
     // checkpoint's durable_seq (with sync 'none', many segments).
     bool unproven = last || bases[i + 1] > proven;
-    if (s.ok() && unproven) s = io->DropCache(fd).WithPath(seg.path);
+    if (s.ok() && unproven && !examine) s = io->DropCache(fd).WithPath(seg.path);
     if (s.ok()) s = ScanSegment(io, fd, seg.path, chain, &scan->log_id, &seg, stop_seq);
     io->Close(fd);
     if (!s.ok()) return s;
@@ -171,7 +174,8 @@ Status ScanBeyond(Io* io, const SegmentScan& seg, uint64_t from, uint64_t log_id
   return s.WithPath(seg.path);
 }
 
-Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogScan* scan) {
+// Discover's first step, skipped when it only examines (ExamineLog).
+Status SyncBeforeReading(Io* io, const std::string& dir) {
   // Every name the previous process created (segments, CHECKPOINT) may be
   // known to the page cache only, if it died before its directory fsync:
   // make them durable before reading anything, let alone acknowledging
@@ -194,6 +198,15 @@ Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogSc
       return o;
     }
   }
+  return Status::OK();
+}
+
+Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogScan* scan,
+                bool examine = false) {
+  if (!examine) {
+    Status d = SyncBeforeReading(io, dir);
+    if (!d.ok()) return d;
+  }
   Status s = ReadCheckpoint(io, dir, &scan->cp, &scan->have_cp);
   if (s.code() == Code::kCorruption && options.recovery == RecoveryMode::kTruncate) {
     scan->cp_corrupt = true;  // decided on without it; rewritten
@@ -204,7 +217,7 @@ Status Discover(Io* io, const std::string& dir, const LogOptions& options, LogSc
   if (scan->have_cp && scan->cp.version >= 2) scan->log_id = scan->cp.log_id;
   std::vector<uint64_t> bases;
   s = ListLog(io, dir, scan, &bases);
-  if (s.ok()) s = ScanAll(io, dir, bases, scan);
+  if (s.ok()) s = ScanAll(io, dir, bases, scan, examine);
   if (!s.ok() || scan->segs.empty()) return s;
   FindStop(scan);
   const SegmentScan& seg = scan->segs[scan->stop_index];
@@ -630,6 +643,23 @@ Status Recover(Io* io, const std::string& dir, const LogOptions& options, Recove
     out->tail_epoch = tail.chain.batches > 0 ? tail.chain.epoch : 0;
     out->tail_chain_crc = chain_crc;  // the kept last batch's, or the trimmed one's
     assert(out->tail_end == tail.end_offset);
+  }
+  return Status::OK();
+}
+
+Status ExamineLog(Io* io, const std::string& dir, LogExamination* out) {
+  *out = LogExamination();
+  LogOptions options;
+  // Discover reads a damaged CHECKPOINT only in truncate mode; a strict open
+  // would refuse it, which the strict plan below says.
+  options.recovery = RecoveryMode::kTruncate;
+  Status s = Discover(io, dir, options, &out->scan, /*examine=*/true);
+  if (!s.ok()) return s;
+  out->truncate = DecideRecovery(out->scan, options);
+  options.recovery = RecoveryMode::kStrict;
+  out->strict = DecideRecovery(out->scan, options);
+  if (out->scan.cp_corrupt) {
+    out->strict.refuse = Status::Corruption("CHECKPOINT fails its checksum", JoinPath(dir, kCheckpointName), 0);
   }
   return Status::OK();
 }

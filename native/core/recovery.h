@@ -150,6 +150,17 @@ struct RecoveredLog {
 
 Status Recover(Io* io, const std::string& dir, const LogOptions& options, RecoveredLog* out);
 
+// What an open would find and decide, for tools (the CLI's inspect, verify
+// and repair --dry-run): Discover and DecideRecovery, in both modes, with
+// nothing synced, dropped, written or locked, so it may run beside a live
+// writer (whose unsynced tail it then sees, as the page cache shows it).
+struct LogExamination {
+  LogScan scan;           // read as a 'truncate' open reads it
+  RecoveryPlan strict;    // refuse set: a strict open would fail
+  RecoveryPlan truncate;  // what a 'truncate' open would cut
+};
+Status ExamineLog(Io* io, const std::string& dir, LogExamination* out);
+
 // Scans one open segment from offset 0, walking from `chain` (whose next_seq
 // must be the segment's base). Batches of another log than *log_id end the
 // walk; if *log_id is 0, the first version 2 batch sets it. The walk ends
