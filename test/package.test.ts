@@ -190,18 +190,36 @@ describe('the packed tarball', () => {
   });
 });
 
-describe('a tarball without a prebuild for this machine', () => {
-  it('fails to install without a compiler, saying what to install', () => {
-    const unpacked = path.join(work, 'unpacked');
-    fs.mkdirSync(unpacked);
-    execFileSync('tar', ['-xzf', tarball, '-C', unpacked]);
-    fs.rmSync(path.join(unpacked, 'package', 'prebuilds', `linux-${arch}`), { recursive: true });
-    const stripped = path.join(work, 'no-prebuild.tgz');
-    execFileSync('tar', ['-czf', stripped, '-C', unpacked, 'package']);
+/** The packed tarball with its prebuild for this machine changed by `change` (given the prebuild's directory). */
+function repack(name: string, change: (dir: string) => void): string {
+  const unpacked = path.join(work, `${name}-unpacked`);
+  fs.mkdirSync(unpacked);
+  execFileSync('tar', ['-xzf', tarball, '-C', unpacked]);
+  change(path.join(unpacked, 'package', 'prebuilds', `linux-${arch}`));
+  const out = path.join(work, `${name}.tgz`);
+  execFileSync('tar', ['-czf', out, '-C', unpacked, 'package']);
+  return out;
+}
+
+describe('a tarball without a usable prebuild for this machine', () => {
+  const advice = 'Install python3, make and a C++17 compiler (g++), then run `npm rebuild commitlog`';
+
+  it('fails to install without a compiler when the prebuild is missing, saying what to install', () => {
+    const stripped = repack('no-prebuild', (dir) => fs.rmSync(dir, { recursive: true }));
     const r = npmInstall(project('no-prebuild'), stripped);
     expect(r.status).not.toBe(0);
     const said = r.stdout + r.stderr;
     expect(said).toContain(`commitlog: no prebuilt binary for linux-${arch}; building from source`);
-    expect(said).toContain('Install python3, make and a C++17 compiler (g++), then run `npm rebuild commitlog`');
+    expect(said).toContain(advice);
+  }, 120_000);
+
+  it('builds from source rather than install a prebuild that does not load here', () => {
+    // As on a system older than the prebuild's glibc floor.
+    const broken = repack('bad-prebuild', (dir) => fs.writeFileSync(path.join(dir, 'commitlog.glibc.node'), 'not an ELF file'));
+    const r = npmInstall(project('bad-prebuild'), broken);
+    expect(r.status).not.toBe(0);
+    const said = r.stdout + r.stderr;
+    expect(said).toMatch(/commitlog: the prebuilt binary \S+commitlog\.glibc\.node does not load here \(.+\); building from source/);
+    expect(said).toContain(advice);
   }, 120_000);
 });
