@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Makes the prebuilds the package ships: prebuilds/linux-<arch>/*.node for
 // x64 and, with Debian's g++-aarch64-linux-gnu, arm64 (cross-compiled; Node's
-// headers are the same for both). `npm run prebuild:all`; `--missing` builds
-// only the architectures without one (npm pack's prepack); `--arch x64`.
+// headers are the same for both). `npm run prebuild:all`; `--stale` builds
+// only those missing or older than a source file (npm pack's prepack, the
+// package test); `--arch x64` only that one.
 // Each build runs in a copy of the sources, so the development build in
 // build/ (which the tests load) is never replaced under them, and each result
 // is checked against the floor README states before it is kept.
@@ -56,8 +57,29 @@ function checkFloor(file, objdump) {
   return floor;
 }
 
+// What the binary is made of (package.json is copied too, for its name only).
+const SOURCES = ['binding.gyp', 'native/sources.gypi', 'native/core', 'native/binding'];
+
+function newestSourceMs() {
+  let newest = 0;
+  const visit = (p) => {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) for (const name of fs.readdirSync(p)) visit(path.join(p, name));
+    else newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const entry of SOURCES) visit(path.join(root, entry));
+  return newest;
+}
+
+// Missing, or built before a source changed (a checkout touches what it
+// changes, so an older tree is rebuilt too).
+function stale(arch) {
+  const file = builtFile(arch);
+  return file === undefined || fs.statSync(file).mtimeMs < newestSourceMs();
+}
+
 function copySources(dir) {
-  for (const entry of ['package.json', 'binding.gyp', 'native/sources.gypi', 'native/core', 'native/binding']) {
+  for (const entry of ['package.json', ...SOURCES]) {
     fs.cpSync(path.join(root, entry), path.join(dir, entry), { recursive: true });
   }
   // node-addon-api's include_dir is looked up from the copy.
@@ -101,7 +123,7 @@ function main(argv) {
   const at = argv.indexOf('--arch');
   const wanted = at >= 0 ? [argv[at + 1]] : [hostArch(), ...Object.keys(CROSS).filter((a) => a !== hostArch())];
   for (const arch of wanted) {
-    if (argv.includes('--missing') && builtFile(arch)) continue;
+    if (argv.includes('--stale') && !stale(arch)) continue;
     const tools = toolchain(arch);
     if (!tools) {
       // Only an explicitly asked architecture is an error: a machine without

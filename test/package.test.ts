@@ -67,12 +67,11 @@ function lastJson(r: SpawnSyncReturns<string>): any {
 beforeAll(() => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'commitlog-package-'));
   bin = bareBin(path.join(work, 'bin'));
-  // npm test has built dist/; a prebuild for this machine is made once, in a
-  // copy of the sources (never in build/, which the other test files load).
+  // npm test has built dist/; a prebuild for this machine is made when it is
+  // missing or older than the sources, in a copy of them (never in build/,
+  // which the other test files load).
   if (!fs.existsSync(path.join(root, 'dist', 'index.mjs'))) execFileSync('npm', ['run', 'build:ts'], { cwd: root, stdio: 'ignore' });
-  if (!fs.existsSync(path.join(root, 'prebuilds', `linux-${arch}`))) {
-    execFileSync(process.execPath, [path.join(root, 'scripts', 'prebuild.js'), '--arch', arch], { cwd: root, stdio: 'ignore' });
-  }
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'prebuild.js'), '--arch', arch, '--stale'], { cwd: root, stdio: 'pipe' });
   // --ignore-scripts: prepack would rebuild dist/ under the other test files.
   const out = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8' });
   tarball = path.join(work, JSON.parse(out)[0].filename);
