@@ -78,9 +78,12 @@ function main() {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
   const wanted = entries(pkg);
   // An entry whose source is not in this tree yet (another branch adds it)
-  // is skipped with a note; test/package.test.ts checks every entry it finds.
+  // is skipped with a note while developing; `--strict` (npm pack) refuses
+  // to make a package that exports a file it does not have.
+  const strict = process.argv.includes('--strict');
   const present = wanted.filter(({ name, subpath }) => {
     const ok = fs.existsSync(path.join(root, 'lib', `${name}.ts`));
+    if (!ok && strict) throw new Error(`esm-entries: exports["${subpath}"]: lib/${name}.ts does not exist`);
     if (!ok) console.warn(`esm-entries: exports["${subpath}"]: lib/${name}.ts does not exist; skipped`);
     return ok;
   });
@@ -94,4 +97,11 @@ function main() {
 
 module.exports = { entries };
 
-if (require.main === module) main();
+if (require.main === module) {
+  try {
+    main();
+  } catch (err) {
+    console.error(err.message);
+    process.exit(1);
+  }
+}

@@ -46,16 +46,23 @@ function project(name: string): string {
   return dir;
 }
 
+/** spawnSync, but a process that could not start throws rather than read as a failed run. */
+function run(file: string, args: string[], cwd: string): SpawnSyncReturns<string> {
+  const r = spawnSync(file, args, { cwd, env: bareEnv(), encoding: 'utf8' });
+  if (r.error) throw r.error;
+  return r;
+}
+
 function npmInstall(dir: string, what: string): SpawnSyncReturns<string> {
-  return spawnSync(
+  return run(
     path.join(bin, 'npm'),
     ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', what],
-    { cwd: dir, env: bareEnv(), encoding: 'utf8' },
+    dir,
   );
 }
 
 function runNode(dir: string, args: string[]): SpawnSyncReturns<string> {
-  return spawnSync(path.join(bin, 'node'), args, { cwd: dir, env: bareEnv(), encoding: 'utf8' });
+  return run(path.join(bin, 'node'), args, dir);
 }
 
 function lastJson(r: SpawnSyncReturns<string>): any {
@@ -117,6 +124,18 @@ describe('the packed tarball', () => {
     expect(out).toContain('package/LICENSE');
     expect(out).toContain('package/CHANGELOG.md');
     expect(out).toContain(`package/prebuilds/linux-${arch}/commitlog.glibc.node`);
+  });
+
+  it('has every file its exports map names', () => {
+    const listed = new Set(execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' }).split('\n'));
+    const targets = (value: unknown): string[] =>
+      typeof value === 'string' ? [value] : Object.values(value as object).flatMap(targets);
+    const missing = Object.entries(pkg.exports)
+      // lib/forward.ts comes from another branch; npm pack (esm-entries --strict) refuses a tarball without it.
+      .filter(([subpath]) => hasForward || subpath !== './forward')
+      .flatMap(([, target]) => targets(target))
+      .filter((file) => !listed.has(path.posix.join('package', file)));
+    expect(missing).toEqual([]);
   });
 
   it('installs with no compiler on the PATH by using the prebuild', () => {
