@@ -1,35 +1,6 @@
 {
-  "variables": {
-    "core_sources": [
-      "native/core/atomic_file.cc",
-      "native/core/batch.cc",
-      "native/core/checkpoint.cc",
-      "native/core/committer.cc",
-      "native/core/config_file.cc",
-      "native/core/crc32c.cc",
-      "native/core/cut.cc",
-      "native/core/head.cc",
-      "native/core/io_posix.cc",
-      "native/core/log.cc",
-      "native/core/log_reader.cc",
-      "native/core/reader.cc",
-      "native/core/recovery.cc",
-      "native/core/recycle.cc",
-      "native/core/retention.cc",
-      "native/core/segment.cc",
-      "native/core/segment_index.cc",
-      "native/core/segment_read.cc",
-      "native/core/stats.cc",
-      "native/core/status.cc",
-      "native/binding/addon.cc",
-      "native/binding/config_binding.cc",
-      "native/binding/errors.cc",
-      "native/binding/inspect.cc",
-      "native/binding/log_handle.cc",
-      "native/binding/reader_handle.cc",
-      "native/binding/workers.cc"
-    ]
-  },
+  # The package's addon; the source list is native/sources.gypi.
+  "includes": ["native/sources.gypi"],
   "target_defaults": {
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
     "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
@@ -44,7 +15,20 @@
   "targets": [
     {
       "target_name": "commitlog",
-      "sources": ["<@(core_sources)"]
+      "sources": ["<@(commitlog_core_files)", "<@(commitlog_binding_files)"],
+      "conditions": [
+        ["OS == 'linux'", {
+          # The C++ runtime goes inside the addon: a prebuild then needs only
+          # glibc (README states the floor), not the GLIBCXX_3.4.x of the
+          # machine that built it, which older distributions lack. libgcc
+          # stays shared: its static unwinder calls _dl_find_object, which
+          # would raise the glibc floor to 2.35, while libgcc_s.so.1 is on
+          # every glibc system. The runtime's symbols stay private to the
+          # addon (no clash with Node's own), which also lets the linker drop
+          # its unused parts: random_device's arc4random would need glibc 2.36.
+          "ldflags": ["-static-libstdc++", "-Wl,--exclude-libs,ALL", "-Wl,--gc-sections"]
+        }]
+      ]
     }
   ]
 }

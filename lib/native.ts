@@ -1,8 +1,8 @@
-// Loads the addon: a local build (build/Release) first, then a prebuild
-// shipped in prebuilds/ (node-gyp-build's order).
+// The addon's interface, and the addon: the package's (lib/load.ts) or, in
+// tests, a test build.
 import path from 'node:path';
-import nodeGypBuild from 'node-gyp-build';
 import { LogError } from './errors';
+import { loadAddon } from './load';
 
 export interface NativeReadResult {
   data: Buffer;
@@ -393,5 +393,5 @@ export const native: NativeAddon = testDir
   ? require(path.resolve(testDir, 'commitlog_test.node'))
   : testAddon
     ? require(path.join(root, 'native', 'testing', 'build', 'Release', 'commitlog_test.node'))
-    : nodeGypBuild(root);
+    : loadAddon<NativeAddon>(root);
 native.setErrorClass(LogError);

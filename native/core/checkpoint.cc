@@ -1,12 +1,12 @@
 #include "checkpoint.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <cassert>
 #include <cerrno>
 #include <chrono>
-#include <random>
 
 #include "atomic_file.h"
 #include "coding.h"
@@ -133,8 +133,12 @@ Status CheckpointKeeper::WriteLocked(const Checkpoint& cp) {
 }
 
 uint64_t NewLogId() {
-  std::random_device rd;
-  uint64_t id = (uint64_t{rd()} << 32) ^ rd();
+  // getentropy (glibc 2.25) rather than std::random_device: with libstdc++
+  // linked statically, random_device brings in arc4random, which would make
+  // glibc 2.36 the prebuilds' floor. Time and pid still vary the id should
+  // getentropy fail.
+  uint64_t id = 0;
+  if (::getentropy(&id, sizeof id) != 0) id = 0;
   id ^= static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
   id ^= static_cast<uint64_t>(::getpid()) << 17;
   return id == 0 ? 1 : id;

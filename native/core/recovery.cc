@@ -268,6 +268,19 @@ uint64_t HighestAcknowledged(const LogScan& scan) {
   return high;
 }
 
+// Whether the kept last segment already is the one a roll to `next_seq`
+// would start: it begins at that number and holds no batch of the log. Then
+// appends go into it from offset 0, as into a new file (Apply zeroed what
+// lay there and made its name durable); a roll would create its name again,
+// and open would fail with EEXIST. A pending cut leaves such a segment when
+// its batches below cut_seq never reached the disk: a sync 'none' run's
+// unsynced pages, lost to a power loss, or to a failed fdatasync of the
+// cut's zeroing (powerloss.regressions, "EEXIST").
+bool IsNewSegmentAt(const SegmentScan& last, uint64_t next_seq) {
+  assert(last.chain.batches > 0 || last.chain.next_seq == last.base);
+  return last.chain.batches == 0 && last.base == next_seq;
+}
+
 }  // namespace
 
 void FindStop(LogScan* scan) {
@@ -440,6 +453,9 @@ RecoveryPlan DecideRecovery(const LogScan& scan, const LogOptions& options) {
   // its rewritten batch does, not at cut_offset.
   plan.roll = gap || cut || (seg.chain.batches > 0 &&
                       (seg.last_version < kFormatVersion || plan.cut_offset % options.align_bytes != 0));
+  assert(plan.keep_segments > 0);
+  if (plan.roll && IsNewSegmentAt(scan.segs[plan.keep_segments - 1], plan.next_seq)) plan.roll = false;
+  assert(!plan.roll || scan.segs[plan.keep_segments - 1].base != plan.next_seq);
   if (acknowledged || (!cut && (rep.bytes_dropped > 0 || rep.segments_dropped > 0))) {
     rep.corruption = acknowledged;
     rep.torn_tail = !acknowledged && (rep.bytes_dropped > 0 || rep.segments_dropped > 0);

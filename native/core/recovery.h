@@ -126,7 +126,8 @@ struct RecoveryPlan {
   uint64_t zero_to = 0;          // zero [cut_offset, zero_to) of it
   uint64_t next_seq = 0;         // the next append gets this
   uint64_t first_seq = 0;
-  bool roll = false;             // start a new segment at next_seq on open
+  bool roll = false;             // start a new segment at next_seq on open; never when the last
+                                 // kept segment starts there (it has no batch: appends go into it)
   bool trim = false;             // a pending cut: the batch at cut_offset is cut down to next_seq
   Checkpoint checkpoint;         // to write before applying (log_id set by Recover)
   RecoveryReport report;

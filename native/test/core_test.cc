@@ -534,6 +534,59 @@ static void TestDecidePendingCut() {
   CHECK(p.refuse.ok() && p.next_seq == 15 && p.first_seq == 15 && !p.report.corruption);
 }
 
+// A pending cut whose kept segment lost every batch below cut_seq (a sync
+// 'none' run's pages, never synced): that segment already is the one a roll
+// would start, so appends go into it; a roll would create its name again.
+static void TestDecidePendingCutOfAnEmptySegment() {
+  LogOptions strict;
+  strict.align_bytes = 512;
+  for (int n : {1, 2}) {
+    // n == 2: the second segment is empty, a stop at the end of its walk;
+    // n == 1 with a later segment below the cut: a stop between segments.
+    LogScan scan = Scanned(n, "");
+    scan.have_cp = true;
+    scan.cp.version = 2;
+    scan.cp.log_id = 7;
+    scan.cp.no_sync = true;
+    scan.cp.has_cut = true;
+    scan.cp.cut_seq = 10 * n - 3;
+    SegmentScan empty = scan.segs.back();
+    empty.chain.next_seq = empty.base;
+    empty.chain.batches = 0;
+    empty.end_offset = 0;
+    empty.clean_end = true;
+    scan.segs.back() = empty;
+    const uint64_t base = empty.base;
+    scan.cp.durable_seq = base;
+    if (n == 1) {
+      SegmentScan later = empty;
+      later.base = 5;
+      later.path = "later";
+      later.chain.next_seq = 5;
+      scan.segs.push_back(later);
+    }
+    FindStop(&scan);
+    CHECK(scan.stop_index == static_cast<size_t>(n - 1) && scan.stop_offset == 0);
+    scan.beyond.scanned = true;
+    scan.beyond.nonzero_end = 3 * 512;  // batches of the dropped suffix
+    RecoveryPlan p = DecideRecovery(scan, strict);
+    CHECK(p.refuse.ok() && !p.report.corruption && p.report.cut_finished);
+    CHECK(p.keep_segments == static_cast<size_t>(n) && p.next_seq == base && p.cut_offset == 0);
+    CHECK(!p.roll && !p.trim && p.zero_to == 3 * 512);
+    CHECK(!p.checkpoint.has_cut && p.checkpoint.durable_seq == base);
+    // Numbers given up past it still start a new segment, at the gap's end.
+    scan.cp.has_cut = false;
+    scan.cp.has_gap = true;
+    scan.cp.gap_from = base;
+    scan.cp.gap_to = base + 4;
+    scan.cp.durable_seq = base + 4;
+    scan.segs.resize(n);
+    FindStop(&scan);
+    p = DecideRecovery(scan, strict);
+    CHECK(p.refuse.ok() && p.next_seq == base + 4 && p.roll);
+  }
+}
+
 // truncateFrom while threads append and read: the committer's quiesce and
 // rewind against the flusher, the preparer and readers (run under TSan).
 static void TestConcurrentTruncateFrom(const std::string& dir) {
@@ -1069,6 +1122,7 @@ int main() {
   TestDecideRetention();
   TestCheckpointCut();
   TestDecidePendingCut();
+  TestDecidePendingCutOfAnEmptySegment();
   TestConcurrentAppendsAndRecovery(std::string(dir) + "/log");
   TestConcurrentTruncateFrom(std::string(dir) + "/cut");
   TestReaderDiscardsARaceWithACut(std::string(dir) + "/reader-cut");
