@@ -43,6 +43,13 @@ export interface SinkPosition {
    * Below that record, the forwarder sends again what the target lost.
    */
   next?: number;
+  /**
+   * The bytes the target holds for record `next - 1`, if it can tell. The forwarder compares them
+   * with the log's record: different bytes under one number mean the log replaced records that
+   * were forwarded (a truncateFrom, a 'truncate' recovery, a copied log directory), and it stops
+   * with ERR_FORWARD_DIVERGED rather than skip the new ones.
+   */
+  last?: Uint8Array;
 }
 
 /**
@@ -79,6 +86,7 @@ export interface ForwardSource {
   readonly firstSeq: number;
   readonly closed: boolean;
   read(options: { from?: number; follow?: boolean; signal?: AbortSignal }): AsyncIterableIterator<LogRecord>;
+  get(seq: number): Promise<Buffer>;
   cursor(name: string, options?: CursorOptions): Promise<Cursor>;
 }
 
@@ -209,7 +217,7 @@ function checkSink(sink: unknown): Sink {
 
 function checkSource(log: unknown): ForwardSource {
   const l = log as Partial<ForwardSource> | null;
-  if (l === null || typeof l !== 'object' || typeof l.read !== 'function' || typeof l.cursor !== 'function') {
+  if (l === null || typeof l !== 'object' || typeof l.read !== 'function' || typeof l.get !== 'function' || typeof l.cursor !== 'function') {
     throw invalidArgType('log', 'a CommitLog or a LogReader', log);
   }
   return l as ForwardSource;
@@ -350,6 +358,7 @@ export class Forwarder {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     this.done = this.#run().finally(() => options.signal?.removeEventListener('abort', onAbort));
     this.done.catch(() => {});
+    if (options.signal?.aborted) onAbort();
   }
 
   /** Progress and lag, now. */
@@ -469,8 +478,10 @@ export class Forwarder {
           'ERR_FORWARD_DIVERGED',
         );
       }
+      if (pos?.last !== undefined && next > 0) await this.#checkSame(next - 1, pos.last);
       // Behind what it acknowledged: the target lost records (a node that
-      // lost its unflushed writes); they are sent again, never left out.
+      // lost its unflushed writes, or a stale answer after a leader change,
+      // which the target's own checks then refuse); they are sent again.
       if (next < from) this.#stats.resent += from - next;
       from = next;
     }
@@ -479,6 +490,25 @@ export class Forwarder {
       this.#scheduleCommit();
     }
     return from;
+  }
+
+  /** Stops with ERR_FORWARD_DIVERGED if the log's record `seq` is not `held`, the target's copy. */
+  async #checkSame(seq: number, held: Uint8Array): Promise<void> {
+    if (seq < this.#log.firstSeq) return; // deleted since: nothing to compare
+    let mine: Buffer;
+    try {
+      mine = await this.#log.get(seq);
+    } catch (err) {
+      if ((err as LogError).code === 'ERR_LOG_TRUNCATED') return;
+      throw err;
+    }
+    if (!mine.equals(held)) {
+      throw fatal(
+        `forward: the target holds other bytes for record ${seq} than the log (${held.length} bytes, the log ${mine.length}): ` +
+          'the log replaced records that were forwarded (a truncateFrom, a \'truncate\' recovery, or a copy of the log directory forwarding to the same subject)',
+        'ERR_FORWARD_DIVERGED',
+      );
+    }
   }
 
   /** One attempt: publishes from `from` until a failure or stop. Returns whether anything was acknowledged. */

@@ -30,6 +30,7 @@ interface PubAck {
 }
 interface StoredMsg {
   seq: number;
+  data: Uint8Array;
   header?: { get(key: string): string };
 }
 interface JetStreamManager {
@@ -330,7 +331,7 @@ class JetStreamSink implements Sink {
     this.#subjectSeq = last?.seq ?? 0;
     this.#chain = Promise.resolve();
     const m = ID.exec(last?.header?.get('Nats-Msg-Id') ?? '');
-    return m && m[1] === log.logId ? { next: Number(m[2]) + 1 } : {};
+    return m && m[1] === log.logId ? { next: Number(m[2]) + 1, last: last!.data } : {};
   }
 
   publish(record: SinkRecord): Promise<void> {

@@ -278,6 +278,75 @@ describe.skipIf(!NATS_SERVER)('forward() to JetStream (one nats-server)', () => 
     }
   });
 
+  it('a truncateFrom below what was forwarded, made while the forwarder runs but is between attempts (server down), stops it with ERR_FORWARD_DIVERGED before any replaced record reaches the stream', async () => {
+    const nats = await server();
+    const c = await natsClient(nats.url);
+    await c.jsm.streams.add({ name: 'EV', subjects: ['ev.>'] });
+    const log = await openLog();
+    await log.appendMany(Array.from({ length: 100 }, (_, i) => payload(i)));
+    const f = forward(log, jetStreamSink({ servers: nats.url, stream: 'EV', subject: 'ev.one', timeoutMs: 500 }), {
+      commitIntervalMs: 10,
+      minRetryDelayMs: 20,
+      maxRetryDelayMs: 100,
+    });
+    stops.push(() => f.stop());
+    await until('first 100 forwarded and committed', () => f.stats().position === 100);
+    await nats.kill();
+    await log.append(payload(100)); // its publish fails: the attempt ends, the forwarder retries
+    await until('retrying', () => f.stats().state === 'retrying', 10_000);
+    // The caller declares records 50.. void (README: "from then on those numbers name the new records").
+    await log.truncateFrom(50);
+    for (let i = 50; i < 120; i++) await log.append(Buffer.from(`new-${i}`));
+    await nats.start();
+    // Either it stops (as README point 6 promises) or it forwards: wait for one of them.
+    await until('stopped or caught up', () => f.stats().state === 'failed' || f.stats().acknowledged >= 120, 20_000).catch(() => {});
+    await new Promise((r) => setTimeout(r, 500));
+    const stored = await c.read('EV');
+    const replacedInStream = stored.filter((m) => m.data.toString().startsWith('new-')).map((m) => m.id);
+    const st = f.stats();
+    let doneErr: unknown;
+    await f.done.catch((e) => (doneErr = e));
+    // What the stream holds for this log, as "<seq>:<old|new>" runs, for the failure message.
+    const shape = stored.map((m) => `${m.id.split('-')[1]}:${m.data.toString().startsWith('new-') ? 'new' : 'old'}`);
+    const summary = `state ${st.state}, lastError ${JSON.stringify(st.lastError)}, done ${(doneErr as { code?: string })?.code}, stream ${stored.length} msgs, first..last: ${shape.slice(0, 2).join(',')} … ${shape.slice(45, 56).join(',')} … ${shape.slice(-3).join(',')}`;
+    expect(replacedInStream, `records of the replaced range published after the old ones: ${summary}`).toEqual([]);
+    expect((doneErr as { code?: string })?.code, summary).toBe('ERR_FORWARD_DIVERGED');
+  }, 60_000);
+
+  it('stop() returns promptly when nothing is in flight and the server is down (resume() pending)', async () => {
+    const nats = await server();
+    const c = await natsClient(nats.url);
+    await c.jsm.streams.add({ name: 'EV', subjects: ['ev.>'] });
+    const log = await openLog();
+    await log.appendMany(Array.from({ length: 10 }, (_, i) => payload(i)));
+    // A generous timeout, as users with a slow WAN link set it.
+    const f = forward(log, jetStreamSink({ servers: nats.url, stream: 'EV', subject: 'ev.one', timeoutMs: 8_000 }), {
+      minRetryDelayMs: 10,
+      maxRetryDelayMs: 10,
+    });
+    stops.push(() => f.stop());
+    await until('forwarded', () => f.stats().acknowledged === 10);
+    await nats.kill();
+    await log.append(payload(10)); // fails after timeoutMs: then resume() runs against the dead server
+    await until('retrying', () => f.stats().state === 'retrying', 20_000);
+    await new Promise((r) => setTimeout(r, 200)); // resume() is now waiting on the API request
+    const t0 = Date.now();
+    await f.stop();
+    const ms = Date.now() - t0;
+    expect(ms, `stop() took ${ms} ms with nothing in flight`).toBeLessThan(1_000);
+  }, 60_000);
+  it('stop() returns while resume() waits for a first connection (connection: { waitOnFirstConnect: true }, server down)', async () => {
+    const nats = await server();
+    const url = nats.url;
+    await nats.kill();
+    const log = await openLog();
+    await log.appendMany(Array.from({ length: 10 }, (_, i) => payload(i)));
+    const f = forward(log, jetStreamSink({ servers: url, stream: 'EV', subject: 'ev.one', timeoutMs: 1_000, connection: { waitOnFirstConnect: true } }));
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    const res = await Promise.race([f.stop().then(() => 'returned'), new Promise((r) => setTimeout(() => r('still waiting'), 5_000))]);
+    expect(`${res} after ${Date.now() - t0} ms, state ${f.stats().state}`).toMatch(/^returned/);
+  }, 30_000);
   it('rejects bad arguments before connecting', () => {
     const ok = { servers: 'nats://127.0.0.1:4222', stream: 'S', subject: 'a.b' };
     expect(() => jetStreamSink({ ...ok, servers: 'http://x:1' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
@@ -288,7 +357,7 @@ describe.skipIf(!NATS_SERVER)('forward() to JetStream (one nats-server)', () => 
     expect(() => jetStreamSink({ ...ok, timeoutMs: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => jetStreamSink({ ...ok, sever: 1 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     const sink = jetStreamSink(ok);
-    const fakeLog = { read() {}, cursor() {} } as never;
+    const fakeLog = { read() {}, get() {}, cursor() {} } as never;
     expect(() => forward(fakeLog, sink, { maxInFlight: 0 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     expect(() => forward(fakeLog, sink, { curser: 'x' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => forward(fakeLog, {} as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
@@ -373,6 +442,18 @@ describe('forward() with a sink of its own (no NATS needed)', () => {
     }
   });
 
+  it('a signal already aborted when forward() is called stops the forwarder (as stop() does)', async () => {
+    const published: number[] = [];
+    const sink = { async resume() {}, async publish(r: { seq: number }) { published.push(r.seq); }, async close() {} };
+    const log = await openLog();
+    await log.appendMany(Array.from({ length: 10 }, (_, i) => payload(i)));
+    const ac = new AbortController();
+    ac.abort(); // e.g. the service is already shutting down
+    const f = forward(log, sink, { signal: ac.signal });
+    stops.push(() => f.stop());
+    const settled = await Promise.race([f.done.then(() => 'stopped', () => 'failed'), new Promise((r) => setTimeout(() => r('still running'), 1000))]);
+    expect({ settled, published: published.length, state: f.stats().state }).toEqual({ settled: 'stopped', published: 0, state: 'stopped' });
+  });
   it('stop() returns while the target hangs in resume(), and the sink is closed', async () => {
     const log = await openLog();
     await log.append('x');
