@@ -148,8 +148,11 @@ class AckedPublisher {
   #broken: unknown;
   #status: { stop(): void } | undefined;
 
-  constructor(nats: Nats, nc: NatsConnection, timeoutMs: number) {
+  readonly #onTimeout: () => void;
+
+  constructor(nats: Nats, nc: NatsConnection, timeoutMs: number, onTimeout: () => void) {
     this.#nc = nc;
+    this.#onTimeout = onTimeout;
     this.#inbox = nats.createInbox();
     this.#timeoutMs = timeoutMs;
     this.#sub = nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => this.#onReply(err, msg) });
@@ -224,6 +227,7 @@ class AckedPublisher {
     for (const [token, p] of this.#pending) {
       if (p.deadline > now) break;
       this.#pending.delete(token);
+      this.#onTimeout();
       p.reject(sinkError(`jetstream: no acknowledgement within ${this.#timeoutMs} ms`, undefined, true));
     }
   }
@@ -282,6 +286,11 @@ class JetStreamSink implements Sink {
   #chain: Promise<unknown> = Promise.resolve();
   #subjectSeq = 0;
   #closed = false;
+  // A request or an acknowledgement timed out: the server the connection is
+  // on may hang without closing it (a stopped VM, a partition), which the
+  // client notices only after its pings go unanswered. The next resume()
+  // connects afresh, to whichever server answers.
+  #suspect = false;
 
   constructor(o: Required<Omit<JetStreamSinkOptions, 'connection'>> & { connection: JetStreamSinkOptions['connection'] }) {
     this.#servers = o.servers as string[];
@@ -310,6 +319,7 @@ class JetStreamSink implements Sink {
       if ((err as Error)?.name === 'StreamNotFoundError') {
         throw sinkError(`jetstream: stream ${this.#stream} does not exist (the sink never creates streams)`, err);
       }
+      if ((err as Error)?.name === 'TimeoutError') this.#suspect = true;
       throw classify(err, `stream ${this.#stream}`);
     }
     const subjects = info.config.subjects ?? [];
@@ -321,11 +331,14 @@ class JetStreamSink implements Sink {
       last = info.state.messages === 0 ? null : await jsm.streams.getMessage(this.#stream, { last_by_subj: this.#subject });
     } catch (err) {
       // No message on the subject is an answer, not a failure.
-      if ((err as { code?: number })?.code !== 10037) throw classify(err, `last message on ${this.#subject}`);
+      if ((err as { code?: number })?.code !== 10037) {
+        if ((err as Error)?.name === 'TimeoutError') this.#suspect = true;
+        throw classify(err, `last message on ${this.#subject}`);
+      }
       last = null;
     }
     this.#pub?.close();
-    this.#pub = new AckedPublisher(this.#nats, nc, this.#timeout);
+    this.#pub = new AckedPublisher(this.#nats, nc, this.#timeout, () => (this.#suspect = true));
     this.#expectMsgId = undefined;
     this.#expectSeq = info.state.last_seq;
     this.#subjectSeq = last?.seq ?? 0;
@@ -363,6 +376,12 @@ class JetStreamSink implements Sink {
   }
 
   async #connect(): Promise<NatsConnection> {
+    if (this.#nc && !this.#nc.isClosed() && this.#suspect) {
+      const old = this.#nc;
+      this.#nc = undefined;
+      await old.close().catch(() => {});
+    }
+    this.#suspect = false;
     if (this.#nc && !this.#nc.isClosed()) return this.#nc;
     try {
       // Reconnects forever once connected: an outage is waited out, never a reason to stop.
@@ -373,6 +392,9 @@ class JetStreamSink implements Sink {
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
         timeout: this.#timeout,
+        // A server that stops answering is left within about two pings.
+        pingInterval: Math.min(this.#timeout, 30_000),
+        maxPingOut: 2,
         ...this.#connection,
         servers: this.#servers,
       });

@@ -41,6 +41,8 @@ export interface NatsNode {
   kill(): Promise<void>;
   /** SIGTERM, waiting for exit. */
   stop(): Promise<void>;
+  /** Sends a signal (SIGSTOP: a node that hangs without closing its connections). */
+  signal(sig: NodeJS.Signals): void;
   readonly running: boolean;
 }
 
@@ -86,8 +88,12 @@ function node(name: string, args: string[], port: number, logFile: string): Nats
       await exited;
     },
     async stop() {
+      if (this.running) proc!.kill('SIGCONT');
       if (this.running) proc!.kill('SIGTERM');
       await exited;
+    },
+    signal(sig: NodeJS.Signals) {
+      if (this.running) proc!.kill(sig);
     },
   };
 }

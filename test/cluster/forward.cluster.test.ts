@@ -137,4 +137,33 @@ describe.skipIf(!NATS_SERVER)('forward() to a three-node JetStream cluster', () 
     expectExactly(await c.read('EV'), log.logId, appended);
     console.log(`cluster: ${appended} records, ${events.join('; ')}; last forwarder resent ${f.stats().resent}`);
   });
+
+  it('a node that hangs without closing its connections (SIGSTOP) is left: the other two serve the R3 stream', async () => {
+    const nodes: NatsNode[] = await natsCluster(tmpDir('commitlog-cluster-'));
+    stops.push(() => Promise.all(nodes.map((n) => n.kill())));
+    stops.push(async () => nodes[0].signal('SIGCONT'));
+    const urls = nodes.map((n) => n.url);
+    await addStream(urls);
+    const log = await CommitLog.open(tmpDir());
+    stops.push(() => log.close());
+    await log.appendMany(Array.from({ length: 100 }, (_, i) => payload(i)));
+    // Connected to n1 first (noRandomize).
+    const f = forward(log, jetStreamSink({ servers: urls, stream: 'EV', subject: 'ev.one', timeoutMs: 2_000, connection: { noRandomize: true } }), {
+      minRetryDelayMs: 20,
+      maxRetryDelayMs: 500,
+    });
+    stops.push(() => f.stop());
+    await until('first 100', () => f.stats().acknowledged === 100, 60_000);
+    nodes[0].signal('SIGSTOP');
+    await log.appendMany(Array.from({ length: 100 }, (_, i) => payload(100 + i)));
+    const t0 = Date.now();
+    // Within a few timeouts, not the client's default ping check (minutes).
+    await until('the next 100 through n2 and n3', () => f.stats().acknowledged === 200, 30_000);
+    console.log(`cluster: a hung node was left after ${Date.now() - t0} ms`);
+    nodes[0].signal('SIGCONT');
+    await f.stop();
+    const c = await client(urls);
+    stops.push(() => c.close());
+    expectExactly(await c.read('EV'), log.logId, 200);
+  });
 });
