@@ -5,7 +5,7 @@ export type { RetentionOptions, RetentionStats } from './retention';
 export { LogReader } from './reader';
 export type { LogReaderOptions, ReaderReadOptions } from './reader';
 export { LogError } from './errors';
-export type { LogErrorCode } from './errors';
+export type { ArgumentErrorCode, LogErrorCode, SystemErrorCode } from './errors';
 export { ConfigFile, writeFileDurable } from './config';
 export type { ConfigFileOptions, LoadInfo, LoadSource } from './config';
 export type { Cursor, CursorInfo, CursorOptions } from './cursor';

@@ -321,9 +321,73 @@ const root = path.join(__dirname, '..');
 // layer passes every call through). Packages contain neither build.
 const testDir = process.env.COMMITLOG_ADDON_DIR;
 const testAddon = process.env.COMMITLOG_TEST_ADDON === '1';
-export const native: NativeAddon = testDir
+const addon: NativeAddon = testDir
   ? require(path.resolve(testDir, 'commitlog_test.node'))
   : testAddon
     ? require(path.join(root, 'native', 'testing', 'build', 'Release', 'commitlog_test.node'))
     : nodeGypBuild(root);
-native.setErrorClass(LogError);
+addon.setErrorClass(LogError);
+
+// ---- The one error path of asynchronous native calls ----
+//
+// An error the addon makes when a worker finishes is created with no
+// JavaScript on the stack, so `err.stack` would name no caller (an ENOENT
+// from CommitLog.open pointed nowhere). Every native call goes through the
+// wrappers below; a call that returns a promise records its caller's stack
+// and a rejection gets it in place of the empty one. Synchronous throws
+// already carry the caller's stack and are left alone, and sync calls pay no
+// capture: only a returned promise does (append stays at its cost).
+
+// Calls whose promise resolves with a handle: its methods are wrapped too.
+const HANDLE_MAKERS: ReadonlySet<PropertyKey> = new Set(['open', 'openReader']);
+
+/** Gives `err` the stack of `site` (the caller's), keeping its own first line(s). */
+export function withCallerStack(err: unknown, site: Error): unknown {
+  if (!(err instanceof Error) || typeof site.stack !== 'string') return err;
+  const own = typeof err.stack === 'string' ? err.stack : `${err.name}: ${err.message}`;
+  const cut = own.indexOf('\n    at ');
+  const head = cut === -1 ? own : own.slice(0, cut);
+  const frames = site.stack.indexOf('\n    at ');
+  if (frames !== -1) err.stack = head + site.stack.slice(frames);
+  return err;
+}
+
+function traceCall(target: object, key: PropertyKey, fn: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
+  const makesHandle = HANDLE_MAKERS.has(key);
+  const wrapped = function (): unknown {
+    // `arguments` rather than a rest array: V8 forwards it without a copy,
+    // and append() runs through here once per record.
+    const result = Reflect.apply(fn, target, arguments);
+    if (!(result instanceof Promise)) return result;
+    // Still in the caller's synchronous frame: this is its stack.
+    const site = new Error();
+    Error.captureStackTrace(site, wrapped);
+    return result.then(
+      (value: unknown) => (makesHandle && value !== null && typeof value === 'object' ? traced(value) : value),
+      (err: unknown) => {
+        throw withCallerStack(err, site);
+      },
+    );
+  };
+  return wrapped;
+}
+
+/**
+ * `target` with every method bound to it and traced (an own property each,
+ * not a Proxy, so that hot synchronous calls cost one bound call). Native
+ * methods of class handles live on the prototype chain.
+ */
+function traced<T extends object>(target: T): T {
+  const out: Record<PropertyKey, unknown> = {};
+  for (let o: object | null = target; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Reflect.ownKeys(o)) {
+      if (key === 'constructor' || key in out) continue;
+      const value = (target as Record<PropertyKey, unknown>)[key];
+      out[key] = typeof value === 'function' ? traceCall(target, key, value as (...args: unknown[]) => unknown) : value;
+    }
+  }
+  return out as T;
+}
+
+export const native: NativeAddon = traced(addon);
+// ---- end of the error path ----
