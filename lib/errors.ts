@@ -11,8 +11,6 @@
  *   truncations run), or a reader kept finding the writer restarting under it.
  * - `ERR_CONFIG_CORRUPT`: ConfigFile.load() found no valid copy and has no `defaults`.
  * - `ERR_CONFIG_FAILED`: an fsync of this ConfigFile failed earlier; it makes no more changes (`cause`).
- * - `ERR_CONFIG_UNSERIALIZABLE`: ConfigFile.save() was given a value that cannot be written so that
- *   load() reads it back (undefined, a function, a cycle, a BigInt, or what `parse` rejects); nothing was written.
  * - `ERR_CURSOR_CONFLICT`: a cursor commit lost to another change of the same cursor file.
  * - `ERR_INVALID_ARG_VALUE`: kept for compatibility; invalid arguments are RangeErrors with this code.
  */
@@ -25,22 +23,41 @@ export type LogErrorCode =
   | 'ERR_LOG_BUSY'
   | 'ERR_CONFIG_CORRUPT'
   | 'ERR_CONFIG_FAILED'
-  | 'ERR_CONFIG_UNSERIALIZABLE'
   | 'ERR_CURSOR_CONFLICT'
   | 'ERR_INVALID_ARG_VALUE';
 
 /**
- * A system error's libuv name, as in errors from `node:fs`: 'EIO', 'ENOSPC',
- * 'EDQUOT', 'ENOENT', 'EACCES', 'EROFS', 'EMFILE', 'ENOMEM', ... Such an error
- * also has `errno` (negative), `syscall` and, when a file is involved, `path`.
+ * A system error's libuv name, as in errors from `node:fs` ('EIO', 'ENOSPC',
+ * 'ENOENT', 'EACCES', 'EROFS', 'EMFILE', 'ENOMEM', ...): every name libuv
+ * gives an errno (its resolver's EAI_* codes aside), and libuv's text for an
+ * errno it has no name for (EDQUOT, for one). Such an error also has `errno`
+ * (negative), `syscall` and, when a file is involved, `path`.
  */
-export type SystemErrorCode = `E${string}`;
+export type SystemErrorCode =
+  | 'E2BIG' | 'EACCES' | 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'EAFNOSUPPORT' | 'EAGAIN' | 'EALREADY'
+  | 'EBADF' | 'EBUSY' | 'ECANCELED' | 'ECHARSET' | 'ECONNABORTED' | 'ECONNREFUSED' | 'ECONNRESET'
+  | 'EDESTADDRREQ' | 'EEXIST' | 'EFAULT' | 'EFBIG' | 'EFTYPE' | 'EHOSTDOWN' | 'EHOSTUNREACH'
+  | 'EILSEQ' | 'EINTR' | 'EINVAL' | 'EIO' | 'EISCONN' | 'EISDIR' | 'ELOOP' | 'EMFILE' | 'EMLINK'
+  | 'EMSGSIZE' | 'ENAMETOOLONG' | 'ENETDOWN' | 'ENETUNREACH' | 'ENFILE' | 'ENOBUFS' | 'ENODATA'
+  | 'ENODEV' | 'ENOENT' | 'ENOMEM' | 'ENONET' | 'ENOPROTOOPT' | 'ENOSPC' | 'ENOSYS' | 'ENOTCONN'
+  | 'ENOTDIR' | 'ENOTEMPTY' | 'ENOTSOCK' | 'ENOTSUP' | 'ENOTTY' | 'ENXIO' | 'EOVERFLOW'
+  | 'EPERM' | 'EPIPE' | 'EPROTO' | 'EPROTONOSUPPORT' | 'EPROTOTYPE' | 'ERANGE' | 'EREMOTEIO'
+  | 'EROFS' | 'ESHUTDOWN' | 'ESOCKTNOSUPPORT' | 'ESPIPE' | 'ESRCH' | 'ETIMEDOUT' | 'ETXTBSY'
+  | 'EUNATCH' | 'EXDEV' | 'UNKNOWN'
+  | `Unknown system error ${number}`;
 
 /**
  * Codes of the TypeError and RangeError that argument checks throw (before
- * anything is done), as Node's own functions do.
+ * anything is done), as Node's own functions do. `ERR_CONFIG_UNSERIALIZABLE`
+ * (a TypeError): ConfigFile.save() or update() was given a value that load()
+ * could not read back (undefined, a function, a cycle, a BigInt, or what
+ * `parse` or `validate` rejects once serialized); nothing was written.
  */
-export type ArgumentErrorCode = 'ERR_INVALID_ARG_TYPE' | 'ERR_INVALID_ARG_VALUE' | 'ERR_OUT_OF_RANGE';
+export type ArgumentErrorCode =
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_CONFIG_UNSERIALIZABLE';
 
 /**
  * An error of the log, a reader, a cursor or a ConfigFile. Branch on `code`,
