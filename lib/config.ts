@@ -134,6 +134,7 @@ interface Pending {
  * BigInt, or anything whose serialized form `parse` or `validate` rejects.
  */
 export class ConfigFile<T = unknown> extends EventEmitter<ConfigFileEvents> {
+  /** The file's absolute path (a symbolic link is followed when saving). */
   readonly path: string;
   readonly #defaults: T | undefined;
   readonly #hasDefaults: boolean;

@@ -7,5 +7,5 @@ export type { LogReaderOptions, ReaderReadOptions } from './reader';
 export { LogError } from './errors';
 export type { ArgumentErrorCode, LogErrorCode, SystemErrorCode } from './errors';
 export { ConfigFile, writeFileDurable } from './config';
-export type { ConfigFileOptions, LoadInfo, LoadSource } from './config';
+export type { ConfigFileEvents, ConfigFileOptions, LoadInfo, LoadSource } from './config';
 export type { Cursor, CursorInfo, CursorOptions } from './cursor';

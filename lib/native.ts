@@ -13,18 +13,31 @@ export interface NativeReadResult {
   cursorOffset: number;
 }
 
+/** The counters of `log.stats()` that the core keeps; "since open" means by this instance. */
 export interface NativeStats {
+  /** The next sequence number an append gets. */
   appendedSeq: number;
+  /** Every record below it is durable (on stable storage, its append resolved or resolving). */
   durableSeq: number;
+  /** The oldest record kept (moves with truncateBefore and retention). */
   firstSeq: number;
+  /** Records written since open. */
   records: number;
+  /** Batches written since open: each one write (and, with sync, one sync) shared by its records. */
   batches: number;
+  /** fdatasync/fsync calls since open. */
   syncs: number;
+  /** Bytes passed to write since open, headers and alignment padding included. */
   bytesWritten: number;
+  /** Record bytes written since open. */
   payloadBytes: number;
+  /** Alignment padding written since open (`alignBytes`): the cost of never tearing an acknowledged batch. */
   paddingBytes: number;
+  /** Segment files the log has now. */
   segments: number;
+  /** Rolls to a new segment since open. */
   segmentsRolled: number;
+  /** Rolls that found the next segment already made by the background thread (see `preallocate`). */
   preparedSegmentsUsed: number;
   /** sync 'auto': batches written with O_DIRECT (no page-cache copy). */
   directBatches: number;
@@ -32,11 +45,17 @@ export interface NativeStats {
   overlappedBatches: number;
   /** Segments freed by truncateBefore or retention that became new segments instead of zero-filled files. */
   segmentsRecycled: number;
+  /** Bytes staged but not yet durable (at most `maxPendingBytes`). */
   pendingBytes: number;
+  /** Median fdatasync latency in µs (log-linear histogram, at most 6% error). */
   syncLatencyUsP50: number;
+  /** 99th percentile fdatasync latency in µs. */
   syncLatencyUsP99: number;
+  /** Slowest fdatasync in µs. */
   syncLatencyUsMax: number;
+  /** Median time to write and sync one batch, in µs. */
   batchLatencyUsP50: number;
+  /** 99th percentile time to write and sync one batch, in µs. */
   batchLatencyUsP99: number;
   /** Times the background thread failed to prepare the next segment (the roll then makes it). */
   prepareFailures: number;
@@ -48,19 +67,29 @@ export interface NativeStats {
   headFailures: number;
 }
 
+/** What open() found and did (`log.recovery`). */
 export interface NativeRecovery {
+  /** An unacknowledged partial batch (a write a crash interrupted) was cut off the end. */
   tornTail: boolean;
+  /** Acknowledged data was damaged and cut (only with `recovery: 'truncate'`; 'strict' rejects open). */
   corruption: boolean;
+  /** What was found, for humans; '' when the log ended cleanly. */
   reason: string;
+  /** The segment file where the cut happened, or ''. */
   file: string;
+  /** Byte offset in `file` where the valid log ends. */
   offset: number;
+  /** Non-zero bytes cut from `file`. */
   bytesDropped: number;
+  /** Whole segments after `file` removed by the cut. */
   segmentsDropped: number;
+  /** Side file holding the cut bytes (up to 1 MiB) for inspection, or ''. */
   brokenFile: string;
   /** Why the cut bytes could not be copied to brokenFile (best effort), or ''. */
   brokenError: string;
   /** Numbers [gapFrom, gapTo) were acknowledged for content that recovery: 'truncate' cut: never reused, never read. */
   gapFrom: number;
+  /** End (exclusive) of the numbers given up; equals `gapFrom` when none were. */
   gapTo: number;
   /** Segments left by an interrupted truncateBefore and deleted by this open. */
   truncationFinished: number;
