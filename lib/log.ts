@@ -33,7 +33,7 @@ export interface LogStats extends NativeStats {
   retention: RetentionStats;
 }
 
-/** What open() found and did (`log.recovery`); see "Recovery" in README. */
+/** What open() found and did (`log.recovery`); see `log.recovery` in README. */
 // An interface rather than an alias so that the API reference lists the fields.
 export interface RecoveryReport extends NativeRecovery {}
 
