@@ -61,8 +61,10 @@ export type ArgumentErrorCode =
 
 /**
  * An error of the log, a reader, a cursor or a ConfigFile. Branch on `code`,
- * never on the message. Errors from native code carry the stack of the
- * JavaScript call that started the operation.
+ * never on the message. An error of an asynchronous native operation (open,
+ * read, truncate, close, a ConfigFile step) carries the stack of the
+ * JavaScript call that started it; a failed write or sync of the flusher,
+ * which rejects every append in flight at once, has no single caller.
  */
 export class LogError extends Error {
   /** One of {@link LogErrorCode}, or a system error name such as 'EIO'. */
