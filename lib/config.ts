@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { LogError, invalidArgType, invalidValue } from './errors';
 import { native } from './native';
@@ -7,7 +8,9 @@ import { native } from './native';
 /** Which copy load() used. */
 export type LoadSource = 'main' | 'backup' | 'temp' | 'defaults';
 
+/** What a load() used and why: `ConfigFile.lastLoad`, and the 'recovery' event's argument. */
 export interface LoadInfo {
+  /** The copy whose value load() returned. */
   source: LoadSource;
   /** True when the main file was missing or invalid and another copy was used. */
   recovered: boolean;
@@ -15,8 +18,22 @@ export interface LoadInfo {
   corruptPath?: string;
   /** Why the main file was not used, for humans. */
   reason?: string;
+  /**
+   * True when load() could not take `<name>.lock` for lack of write access
+   * (a read-only mount, EROFS; no write permission, EACCES or EPERM): it then
+   * read without the lock and changed nothing (no file moved aside, removed
+   * or synced), as peek() does.
+   */
+  readOnly?: boolean;
 }
 
+/** Events of a ConfigFile, for its typed `on`/`once`/`off`. */
+export interface ConfigFileEvents {
+  /** load() could not use the main file and fell back to another copy or to `defaults`. */
+  recovery: [info: LoadInfo];
+}
+
+/** Options of `new ConfigFile(path, options)`; any other key is rejected (ERR_INVALID_ARG_VALUE). */
 export interface ConfigFileOptions<T> {
   /** What load() returns when no valid copy exists. Without it, load() rejects then. */
   defaults?: T;
@@ -37,6 +54,20 @@ export interface ConfigFileOptions<T> {
 }
 
 const ENVELOPE_HEADER = 16;
+
+const OPTION_KEYS: ReadonlySet<string> = new Set(['defaults', 'serialize', 'parse', 'validate', 'checksum', 'mode']);
+
+// Errors of taking `<name>.lock` that mean "no write access here": load()
+// then reads without the lock, as a reader on a read-only mount must.
+const READ_ONLY_CODES: ReadonlySet<string> = new Set(['EROFS', 'EACCES', 'EPERM']);
+
+function serializeJson(value: unknown): string {
+  const text = JSON.stringify(value, null, 2) as string | undefined;
+  // JSON.stringify(undefined) (or a function, or a symbol) is undefined, not
+  // text: written as is, it would be the word "undefined", which no load() parses.
+  if (text === undefined) throw new TypeError(`JSON cannot represent a value of type ${typeof value}`);
+  return text + '\n';
+}
 
 // The two sync steps of config_binding.cc that lib/native.ts does not list
 // (yet): configCommit(target, sweep) fsyncs the directory after a save and,
@@ -94,9 +125,16 @@ interface Pending {
  * fsync error); a new instance's load() re-reads what is on disk and makes
  * it durable. See save() for what a rejected save leaves.
  *
- * Events: 'recovery' (LoadInfo) when load() could not use the main file.
+ * Events ({@link ConfigFileEvents}): 'recovery' (LoadInfo) when load() could
+ * not use the main file.
+ *
+ * save() refuses, with a TypeError whose code is `ERR_CONFIG_UNSERIALIZABLE`
+ * (`cause`: the serializer's or parser's error) and without writing, a
+ * value that load() could not read back: `undefined`, a function, a cycle, a
+ * BigInt, or anything whose serialized form `parse` or `validate` rejects.
  */
-export class ConfigFile<T = unknown> extends EventEmitter {
+export class ConfigFile<T = unknown> extends EventEmitter<ConfigFileEvents> {
+  /** The file's absolute path (a symbolic link is followed when saving). */
   readonly path: string;
   readonly #defaults: T | undefined;
   readonly #hasDefaults: boolean;
@@ -143,6 +181,9 @@ export class ConfigFile<T = unknown> extends EventEmitter {
     if (typeof filePath !== 'string') throw invalidArgType('path', 'of type string', filePath);
     if (filePath.length === 0 || filePath.includes('\0')) throw invalidValue('path', 'must be a non-empty path without NUL bytes', filePath);
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
+    for (const key of Object.keys(options)) {
+      if (!OPTION_KEYS.has(key)) throw invalidValue('options', `unknown option "${key}"`, key);
+    }
     for (const k of ['serialize', 'parse', 'validate'] as const) {
       if (options[k] !== undefined && typeof options[k] !== 'function') throw invalidArgType(`options.${k}`, 'a function', options[k]);
     }
@@ -155,7 +196,7 @@ export class ConfigFile<T = unknown> extends EventEmitter {
     this.path = path.resolve(filePath);
     this.#hasDefaults = 'defaults' in options && options.defaults !== undefined;
     this.#defaults = options.defaults;
-    this.#serialize = options.serialize ?? ((v: T) => JSON.stringify(v, null, 2) + '\n');
+    this.#serialize = options.serialize ?? serializeJson;
     this.#parse = options.parse ?? ((b: Buffer) => JSON.parse(b.toString('utf8')) as T);
     this.#validate = options.validate;
     this.#checksum = options.checksum ?? options.serialize !== undefined;
@@ -168,54 +209,99 @@ export class ConfigFile<T = unknown> extends EventEmitter {
    * `lastLoad` (and the 'recovery' event) say which one and why. The copy
    * returned is made durable first (fdatasync, directory fsync), so that its
    * value survives a power loss even if a crash or a failed save left it.
+   *
+   * Reading needs no write access: where `<name>.lock` cannot be taken for
+   * that reason (a read-only mount, no write permission), load() reads
+   * without it and changes nothing, as peek() does, and `lastLoad.readOnly`
+   * is true; an invalid main file is then skipped, not moved aside.
+   *
+   * Rejects with `ENOENT` (with `errno`, `syscall`, `path`, as node:fs does)
+   * when no copy exists and there are no `defaults`, and with
+   * `ERR_CONFIG_CORRUPT` when copies exist but none is valid.
    */
   async load(): Promise<T> {
     if (this.#failed) throw this.#failedError();
     const { target } = await this.#resolve();
-    return this.#locked(target, async () => {
-      const main = await this.#read(target);
-      if (main.state === 'ok') {
+    return withLocalLock(target, async () => {
+      const fd = await this.#tryLock(target);
+      if (fd === undefined) return this.#loadCopy(target, false);
+      try {
+        return await this.#loadCopy(target, true);
+      } finally {
+        native.unlockFile(fd);
+      }
+    });
+  }
+
+  /** The lock's fd, or undefined where this process may not write (see READ_ONLY_CODES). */
+  async #tryLock(target: string): Promise<number | undefined> {
+    try {
+      return await native.lockFile(target, this.#mode);
+    } catch (err) {
+      if (READ_ONLY_CODES.has((err as LogError).code)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * load()'s choice of copy. `writable` (the lock is held): also moves an
+   * invalid main file aside, removes temp files and makes the copy returned
+   * durable; without it, nothing changes on disk.
+   */
+  async #loadCopy(target: string, writable: boolean): Promise<T> {
+    const ro: Partial<LoadInfo> = writable ? {} : { readOnly: true };
+    const main = await this.#read(target);
+    if (main.state === 'ok') {
+      if (writable) {
         await this.#removeTemps(target);
         await this.#settle(target);
-        return this.#loaded({ source: 'main', recovered: false }, main.value);
       }
-      const info: LoadInfo = { source: 'defaults', recovered: true };
-      if (main.state === 'invalid') {
+      return this.#loaded({ source: 'main', recovered: false, ...ro }, main.value);
+    }
+    const info: LoadInfo = { source: 'defaults', recovered: true, ...ro };
+    if (main.state === 'invalid') {
+      info.reason = `main file is invalid: ${main.reason}`;
+      if (writable) {
         // Moved aside, never left in place: the next save would otherwise have
         // to decide again, and must never make it the backup.
-        info.corruptPath = `${target}.corrupt`;
-        info.reason = `main file is invalid: ${main.reason}`;
-        const corruptPath = info.corruptPath;
+        const corruptPath = `${target}.corrupt`;
+        info.corruptPath = corruptPath;
         await this.#durably(() => native.moveDurable(target, corruptPath));
-      } else {
-        info.reason = 'main file is missing';
       }
-      const bak = await this.#read(`${target}.bak`);
-      if (bak.state === 'ok') {
+    } else {
+      info.reason = 'main file is missing';
+    }
+    const bak = await this.#read(`${target}.bak`);
+    if (bak.state === 'ok') {
+      if (writable) {
         await this.#removeTemps(target);
         await this.#settle(`${target}.bak`);
-        return this.#loaded({ ...info, source: 'backup' }, bak.value);
       }
-      // A crash can leave the only complete copy under a temp name (for
-      // example a first save, before any main file existed).
-      for (const temp of await this.#temps(target)) {
-        const t = await this.#read(temp);
-        if (t.state !== 'ok') continue;
+      return this.#loaded({ ...info, source: 'backup' }, bak.value);
+    }
+    // A crash can leave the only complete copy under a temp name (for
+    // example a first save, before any main file existed).
+    for (const temp of await this.#temps(target)) {
+      const t = await this.#read(temp);
+      if (t.state !== 'ok') continue;
+      if (writable) {
         await this.#durably(() => native.moveDurable(temp, target));
         await this.#removeTemps(target);
         await this.#settle(target);
-        return this.#loaded({ ...info, source: 'temp' }, t.value);
       }
-      await this.#removeTemps(target);
-      this.#durableId = undefined;
-      if (this.#hasDefaults) {
-        return this.#loaded({ ...info, recovered: main.state === 'invalid' || bak.state === 'invalid' }, this.#defaults as T);
-      }
-      if (main.state === 'invalid' || bak.state === 'invalid') {
-        throw Object.assign(new LogError(`no valid copy of ${target}: ${info.reason}`, 'ERR_CONFIG_CORRUPT'), { path: target });
-      }
-      throw Object.assign(new LogError(`ENOENT: no such file, open '${target}'`, 'ENOENT'), { path: target, syscall: 'open' });
-    });
+      return this.#loaded({ ...info, source: 'temp' }, t.value);
+    }
+    if (writable) await this.#removeTemps(target);
+    this.#durableId = undefined;
+    if (this.#hasDefaults) {
+      return this.#loaded({ ...info, recovered: main.state === 'invalid' || bak.state === 'invalid' }, this.#defaults as T);
+    }
+    if (main.state === 'invalid' || bak.state === 'invalid') {
+      throw Object.assign(new LogError(`no valid copy of ${target}: ${info.reason}`, 'ERR_CONFIG_CORRUPT'), { path: target });
+    }
+    // As node:fs reports a missing file: code, errno, syscall, path.
+    const err = new LogError(`ENOENT: no such file or directory, open '${target}'`, 'ENOENT');
+    throw Object.assign(err, { errno: -os.constants.errno.ENOENT, syscall: 'open', path: target });
   }
 
   /**
@@ -244,7 +330,8 @@ export class ConfigFile<T = unknown> extends EventEmitter {
    *   nothing and stops the instance; a power loss may then still undo the
    *   value whoever wrote that copy left, as their own failure allowed.
    * - `ERR_CONFIG_FAILED`, and errors about `value` itself (validate,
-   *   serialize), change nothing.
+   *   serialize, and `ERR_CONFIG_UNSERIALIZABLE` for a value load() could
+   *   not read back), change nothing.
    *
    * No failure leaves a temp file (`<name>.tmp-*`, `<name>.bak.tmp`) behind
    * past the next successful save: a failed save removes its own, and if
@@ -343,15 +430,35 @@ export class ConfigFile<T = unknown> extends EventEmitter {
     });
   }
 
-  /** The bytes save() writes for `value` (validated, serialized, wrapped). */
+  /**
+   * The bytes save() writes for `value` (validated, serialized, wrapped),
+   * once they are known to load back: a save that load() would reject
+   * would durably replace a good file with one load() moves aside.
+   */
   #encode(value: T): Buffer {
     this.#check(value, 'value');
-    const raw = this.#serialize(value);
+    let raw: unknown;
+    try {
+      raw = this.#serialize(value);
+    } catch (err) {
+      throw this.#unserializable(`serialize failed: ${(err as Error).message}`, err);
+    }
     if (typeof raw !== 'string' && !(raw instanceof Uint8Array)) {
       throw invalidArgType('serialize(value)', 'a string or Uint8Array', raw);
     }
     const payload = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.from(raw);
+    try {
+      this.#check(this.#parse(payload), 'content');
+    } catch (err) {
+      throw this.#unserializable(`load() would not read it back: ${(err as Error).message}`, err);
+    }
     return this.#checksum ? native.configWrap(payload) : payload;
+  }
+
+  // A TypeError, as other errors about an argument are: nothing was done.
+  #unserializable(why: string, cause: unknown): TypeError & { code: 'ERR_CONFIG_UNSERIALIZABLE'; path: string } {
+    const err = new TypeError(`${this.path}: cannot save this value: ${why}`, { cause });
+    return Object.assign(err, { code: 'ERR_CONFIG_UNSERIALIZABLE' as const, path: this.path });
   }
 
   /**

@@ -42,6 +42,7 @@ export interface CursorStoreOptions {
   mode?: number;
 }
 
+/** Options of `log.cursor(name, options)`. */
 export interface CursorOptions {
   /** Where a new cursor starts. Default: the oldest record. Ignored if the cursor exists. */
   from?: number;
@@ -54,7 +55,9 @@ export interface CursorOptions {
   hold?: boolean;
 }
 
+/** One durable cursor as `log.cursors()` lists it. */
 export interface CursorInfo {
+  /** The cursor's name. */
   name: string;
   /** The stored position, or the durable end if it is past it. */
   position: number;
@@ -139,6 +142,7 @@ interface Pending {
  * again reads what is on disk.
  */
 export class Cursor {
+  /** The cursor's name (its file is `cursors/<name>.cursor`). */
   readonly name: string;
   readonly #ctx: Context;
   readonly #cfg: ConfigFile<Stored>;

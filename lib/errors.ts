@@ -1,7 +1,18 @@
 /**
- * Every error the library raises on its own carries a stable `code`. System
- * errors keep Node's names ('EIO', 'ENOSPC', ...) with `errno`, `syscall`
- * and `path`, exactly like errors from `node:fs`.
+ * The codes of errors the library raises on its own, as `LogError.code`.
+ * System errors keep Node's names instead (see {@link SystemErrorCode}).
+ *
+ * - `ERR_LOG_CORRUPT`: a log file holds damage recovery may not cut (`offset` and `path` say where).
+ * - `ERR_LOG_LOCKED`: another process (or another CommitLog in this one) has the log open for writing.
+ * - `ERR_LOG_CLOSED`: the log or reader was closed before or during the call.
+ * - `ERR_LOG_FAILED`: the log stopped after a failed write or sync (fail-stop); `cause` is that error.
+ * - `ERR_LOG_TRUNCATED`: the records asked for were truncated away (or a follow saw them cut).
+ * - `ERR_LOG_BUSY`: the operation conflicts with others in flight (a handle closed while reads or
+ *   truncations run), or a reader kept finding the writer restarting under it.
+ * - `ERR_CONFIG_CORRUPT`: ConfigFile.load() found no valid copy and has no `defaults`.
+ * - `ERR_CONFIG_FAILED`: an fsync of this ConfigFile failed earlier; it makes no more changes (`cause`).
+ * - `ERR_CURSOR_CONFLICT`: a cursor commit lost to another change of the same cursor file.
+ * - `ERR_INVALID_ARG_VALUE`: kept for compatibility; invalid arguments are RangeErrors with this code.
  */
 export type LogErrorCode =
   | 'ERR_LOG_CORRUPT'
@@ -11,14 +22,56 @@ export type LogErrorCode =
   | 'ERR_LOG_TRUNCATED'
   | 'ERR_LOG_BUSY'
   | 'ERR_CONFIG_CORRUPT'
+  | 'ERR_CONFIG_FAILED'
   | 'ERR_CURSOR_CONFLICT'
   | 'ERR_INVALID_ARG_VALUE';
 
+/**
+ * A system error's libuv name, as in errors from `node:fs` ('EIO', 'ENOSPC',
+ * 'ENOENT', 'EACCES', 'EROFS', 'EMFILE', 'ENOMEM', ...): every name libuv
+ * gives an errno (its resolver's EAI_* codes aside), and libuv's text for an
+ * errno it has no name for (EDQUOT, for one). Such an error also has `errno`
+ * (negative), `syscall` and, when a file is involved, `path`.
+ */
+export type SystemErrorCode =
+  | 'E2BIG' | 'EACCES' | 'EADDRINUSE' | 'EADDRNOTAVAIL' | 'EAFNOSUPPORT' | 'EAGAIN' | 'EALREADY'
+  | 'EBADF' | 'EBUSY' | 'ECANCELED' | 'ECHARSET' | 'ECONNABORTED' | 'ECONNREFUSED' | 'ECONNRESET'
+  | 'EDESTADDRREQ' | 'EEXIST' | 'EFAULT' | 'EFBIG' | 'EFTYPE' | 'EHOSTDOWN' | 'EHOSTUNREACH'
+  | 'EILSEQ' | 'EINTR' | 'EINVAL' | 'EIO' | 'EISCONN' | 'EISDIR' | 'ELOOP' | 'EMFILE' | 'EMLINK'
+  | 'EMSGSIZE' | 'ENAMETOOLONG' | 'ENETDOWN' | 'ENETUNREACH' | 'ENFILE' | 'ENOBUFS' | 'ENODATA'
+  | 'ENODEV' | 'ENOENT' | 'ENOMEM' | 'ENONET' | 'ENOPROTOOPT' | 'ENOSPC' | 'ENOSYS' | 'ENOTCONN'
+  | 'ENOTDIR' | 'ENOTEMPTY' | 'ENOTSOCK' | 'ENOTSUP' | 'ENOTTY' | 'ENXIO' | 'EOVERFLOW'
+  | 'EPERM' | 'EPIPE' | 'EPROTO' | 'EPROTONOSUPPORT' | 'EPROTOTYPE' | 'ERANGE' | 'EREMOTEIO'
+  | 'EROFS' | 'ESHUTDOWN' | 'ESOCKTNOSUPPORT' | 'ESPIPE' | 'ESRCH' | 'ETIMEDOUT' | 'ETXTBSY'
+  | 'EUNATCH' | 'EXDEV' | 'UNKNOWN'
+  | `Unknown system error ${number}`;
+
+/**
+ * Codes of the TypeError and RangeError that argument checks throw (before
+ * anything is done), as Node's own functions do. `ERR_CONFIG_UNSERIALIZABLE`
+ * (a TypeError): ConfigFile.save() or update() was given a value that load()
+ * could not read back (undefined, a function, a cycle, a BigInt, or what
+ * `parse` or `validate` rejects once serialized); nothing was written.
+ */
+export type ArgumentErrorCode =
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_INVALID_ARG_VALUE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_CONFIG_UNSERIALIZABLE';
+
+/**
+ * An error of the log, a reader, a cursor or a ConfigFile. Branch on `code`,
+ * never on the message. An error of an asynchronous native operation (open,
+ * read, truncate, close, a ConfigFile step) carries the stack of the
+ * JavaScript call that started it; a failed write or sync of the flusher,
+ * which rejects every append in flight at once, has no single caller.
+ */
 export class LogError extends Error {
   /** One of {@link LogErrorCode}, or a system error name such as 'EIO'. */
-  readonly code: LogErrorCode | (string & {});
+  readonly code: LogErrorCode | SystemErrorCode;
   /** Negative errno of a system error, as in Node's fs errors. */
   errno?: number;
+  /** The system call that failed ('fdatasync', 'open', ...), for system errors. */
   syscall?: string;
   /** File the error is about. */
   path?: string;
@@ -32,7 +85,12 @@ export class LogError extends Error {
    */
   step?: string;
 
-  constructor(message: string, code: string, options?: { cause?: unknown }) {
+  /**
+   * @param message - What failed, prefixed by the step.
+   * @param code - The stable code (see {@link LogError.code}).
+   * @param options - `cause`: the error that led to this one.
+   */
+  constructor(message: string, code: LogErrorCode | SystemErrorCode, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'LogError';
     this.code = code;

@@ -24,6 +24,7 @@ import { openReader, type LogReader, type LogReaderOptions } from './reader';
 
 export type { LogRecord, ReadOptions } from './read';
 
+/** `log.stats()`: counters since open and the log's current state. */
 export interface LogStats extends NativeStats {
   /** records / batches: how many appends shared one write and one sync. */
   meanRecordsPerBatch: number;
@@ -33,9 +34,11 @@ export interface LogStats extends NativeStats {
   retention: RetentionStats;
 }
 
-/** What open() found and did; see `recovery` in README. */
-export type RecoveryReport = NativeRecovery;
+/** What open() found and did (`log.recovery`); see `log.recovery` in README. */
+// An interface rather than an alias so that the API reference lists the fields.
+export interface RecoveryReport extends NativeRecovery {}
 
+/** A record's bytes as append() takes them; a string is written as UTF-8. */
 export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView | string;
 
 /** The native handle behind a CommitLog; not exported by the package (tests reach it). */
@@ -72,7 +75,9 @@ function toBytes(value: unknown, name: string): Uint8Array {
  * storage.
  */
 export class CommitLog {
+  /** The log directory, as given to open(). */
   readonly dir: string;
+  /** @internal */
   readonly [kHandle]: NativeLogHandle;
   readonly #options: ResolvedOptions;
   #state: 'open' | 'closing' | 'closed' = 'open';
@@ -444,6 +449,7 @@ export class CommitLog {
     return this.#closing;
   }
 
+  /** close(), for `await using` (TypeScript 5.2+, or Node 24+ without a compiler). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

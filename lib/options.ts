@@ -18,19 +18,25 @@ import { invalidArgType, invalidValue, outOfRange } from './errors';
 import type { NativeOpenOptions } from './native';
 import type { ResolvedRetention, RetentionOptions } from './retention';
 
+/** How a batch is made durable: see {@link CommitLogOptions.sync}. */
 export type SyncMode = 'auto' | 'fdatasync' | 'fsync' | 'direct' | 'none';
+/** How new segment files are made: see {@link CommitLogOptions.preallocate}. */
 export type PreallocateMode = 'auto' | 'zero' | 'fallocate' | 'none';
+/** What open() does with damaged acknowledged data: see {@link CommitLogOptions.recovery}. */
 export type RecoveryMode = 'strict' | 'truncate';
 
+/** Options of `CommitLog.open(dir, options)`; any other key is rejected (ERR_INVALID_ARG_VALUE). */
 export interface CommitLogOptions {
   /**
    * How a batch is made durable. Default 'auto'.
    * - 'auto': as 'fdatasync', but batches of 64 KiB and more are written with O_DIRECT (no copy
-   *   into the page cache) where the filesystem supports it, then fdatasync'd. Survives power loss.
+   *   into the page cache) where the filesystem accepts it (probed per segment; elsewhere, such as
+   *   tmpfs before Linux 6.6, through the page cache), then fdatasync'd. Survives power loss.
    * - 'fdatasync': write, then fdatasync (F_FULLFSYNC on macOS). Survives power loss.
    * - 'fsync': write, then fsync: also flushes metadata such as mtime. Survives power loss.
    * - 'direct': O_DIRECT | O_DSYNC writes, bypassing the page cache. Survives power loss;
-   *   needs a filesystem that supports O_DIRECT (not tmpfs).
+   *   needs a filesystem that accepts O_DIRECT at open (tmpfs does since Linux 6.6; where one
+   *   does not, opening the segment fails with EINVAL).
    * - 'none': page cache only. Survives a crash of the process (kill -9), NOT of the machine.
    */
   sync?: SyncMode;

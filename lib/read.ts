@@ -9,10 +9,13 @@ import type { NativeReadResult } from './native';
 
 /** A record as read back: its sequence number and its bytes. */
 export interface LogRecord {
+  /** The record's sequence number. */
   seq: number;
+  /** Its bytes: a view into a shared chunk of about 1 MiB; copy it to keep it long. */
   data: Buffer;
 }
 
+/** Options of `read()`; any other key is rejected (RangeError, ERR_INVALID_ARG_VALUE). */
 export interface ReadOptions {
   /** First sequence number to read. Default: the oldest record in the log (or the cursor's position). */
   from?: number;

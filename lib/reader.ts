@@ -11,6 +11,7 @@ import { closedError, invalidArgType, invalidValue, outOfRange, seqArg, dirArg }
 import { type ChunkSource, type LogRecord, type ReadOptions, getRecord, readRecords } from './read';
 import { native, type NativeReaderChunk, type NativeReaderHandle, type NativeReaderView } from './native';
 
+/** Options of `CommitLog.openReader(dir, options)` / `LogReader.open`. */
 export interface LogReaderOptions {
   /**
    * Milliseconds between the re-checks that following reads make while they wait, besides the
@@ -70,7 +71,9 @@ function pollArg(options: unknown): number {
  * iteration fails with ERR_LOG_TRUNCATED. See "Readers in other processes" in README.md.
  */
 export class LogReader {
+  /** The log directory, as given to open(). */
   readonly dir: string;
+  /** @internal */
   readonly [kHandle]: NativeReaderHandle;
   readonly #pollMs: number;
   readonly #source: ChunkSource<NativeReaderChunk>;
@@ -196,6 +199,7 @@ export class LogReader {
     return this.#closing;
   }
 
+  /** close(), for `await using` (TypeScript 5.2+, or Node 24+ without a compiler). */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
