@@ -81,15 +81,23 @@ export interface Sink {
 
 /** What the forwarder needs of a log: a CommitLog, or a LogReader in another process. */
 export interface ForwardSource {
+  /** The log's identity: the prefix of every record's id. */
   readonly logId: string;
+  /** Records below it are durable: the forwarder never reads past it. */
   readonly durableSeq: number;
+  /** The oldest record: below it, records were deleted (counted as skipped). */
   readonly firstSeq: number;
+  /** True once closed: the forwarder then stops with ERR_FORWARD_FAILED. */
   readonly closed: boolean;
+  /** Durable records from `from`, waiting for more with `follow`. */
   read(options: { from?: number; follow?: boolean; signal?: AbortSignal }): AsyncIterableIterator<LogRecord>;
+  /** One record's bytes (to compare with the target's copy at resume). */
   get(seq: number): Promise<Buffer>;
+  /** The forwarder's durable cursor. */
   cursor(name: string, options?: CursorOptions): Promise<Cursor>;
 }
 
+/** Options of forward(); every one has a default, unknown keys are rejected. */
 export interface ForwardOptions {
   /** The durable cursor the forwarder resumes from. Default 'forward'. */
   cursor?: string;
@@ -116,10 +124,15 @@ export interface ForwardOptions {
   onRetry?: (err: unknown, delayMs: number) => void;
 }
 
+/**
+ * `starting` (opening its cursor), `running`, `retrying` (waiting after a failure), `stopping`,
+ * `stopped` (after stop() or the signal), `failed` (`done` rejected).
+ */
 export type ForwarderState = 'starting' | 'running' | 'retrying' | 'stopping' | 'stopped' | 'failed';
 
 /** `forwarder.stats()`: progress and lag. */
 export interface ForwardStats {
+  /** What the forwarder is doing now. */
   state: ForwarderState;
   /** The cursor's committed position: what a restarted forwarder resumes from at the latest. */
   position: number;
@@ -228,7 +241,7 @@ function isFatal(err: unknown): boolean {
   return (err as { retryable?: unknown })?.retryable === false;
 }
 
-function fatal(message: string, code: string, cause?: unknown): LogError {
+function fatal(message: string, code: 'ERR_FORWARD_FAILED' | 'ERR_FORWARD_DIVERGED', cause?: unknown): LogError {
   return Object.assign(new LogError(message, code, { cause }), { retryable: false });
 }
 

@@ -46,6 +46,7 @@ type NodeConnectionOptions = NatsConnectOptions & { servers: string[] };
 import { LogError, invalidArgType, invalidValue, outOfRange } from './errors';
 import type { Sink, SinkLogInfo, SinkPosition, SinkRecord } from './forward';
 
+/** Options of jetStreamSink(); unknown keys are rejected. */
 export interface JetStreamSinkOptions {
   /** NATS server URLs (`nats://host:4222`, `tls://…`, or `host:port`): one, or several of a cluster. */
   servers: string | string[];
