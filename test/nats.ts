@@ -139,35 +139,60 @@ export interface StoredRecord {
   data: Buffer;
 }
 
+/** `fn` again while a cluster elects a leader (up to 40 times, 250 ms apart). */
+async function retried<T>(fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = err as Error & { code?: number };
+      // A timeout, "JetStream system temporarily unavailable", no responders: a cluster electing.
+      const transient = e?.name === 'TimeoutError' || e?.code === 10008 || /no responders|temporarily unavailable/i.test(e?.message ?? '');
+      if (i >= 40 || !transient) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** A client connection for the tests' own checks (the NATS client, as users have it). */
 export async function client(servers: string | string[]) {
   const { connect } = await import('@nats-io/transport-node');
   const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
   const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  const jsm = await jetstreamManager(nc);
+  // No account check at connect: a cluster that just lost a node answers it late.
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
   const js = jetstream(nc);
   return {
     nc,
     jsm,
     js,
-    /** Every message of `stream` (on `subject` if given), in stream order. */
+    /**
+     * Every message of `stream` (on `subject` if given), in stream order, fetched one by one by
+     * sequence (64 at a time): a consumer on a cluster whose nodes were just killed can stall.
+     */
     async read(stream: string, subject?: string): Promise<StoredRecord[]> {
-      const info = await jsm.streams.info(stream);
-      const out: StoredRecord[] = [];
-      if (info.state.messages === 0) return out;
-      // Filtered here: nats-server 2.9 (Debian 12) has no filter_subjects.
-      const c = await js.consumers.get(stream);
-      const msgs = await c.consume({ max_messages: 1000 });
-      for await (const m of msgs) {
-        if (!subject || m.subject === subject) {
-          out.push({ streamSeq: m.seq, subject: m.subject, id: m.headers?.get('Nats-Msg-Id') ?? '', data: Buffer.from(m.data) });
+      const info = await retried(() => jsm.streams.info(stream));
+      const { first_seq: first, last_seq: last } = info.state;
+      const out: Array<StoredRecord | undefined> = [];
+      if (info.state.messages === 0) return [];
+      let next = first;
+      const worker = async () => {
+        while (next <= last) {
+          const seq = next++;
+          const m = await retried(() => jsm.streams.getMessage(stream, { seq })).catch((err: { code?: number }) => {
+            if (err?.code === 10037) return null; // deleted
+            throw err;
+          });
+          if (m && (!subject || m.subject === subject)) {
+            out[seq - first] = { streamSeq: m.seq, subject: m.subject, id: m.header?.get('Nats-Msg-Id') ?? '', data: Buffer.from(m.data) };
+          }
         }
-        // Up to the stream's last message as it was when the read began.
-        if (m.seq >= info.state.last_seq) break;
-      }
-      await msgs.close();
-      return out;
+      };
+      await Promise.all(Array.from({ length: 64 }, worker));
+      return out.filter((m): m is StoredRecord => m !== undefined);
     },
+    /** The stream's info, asked again while a cluster elects a leader. */
+    info: (stream: string) => retried(() => jsm.streams.info(stream)),
     close: () => nc.close(),
   };
 }
