@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The cluster fault suite is npm run test:cluster (vitest.cluster.config.mts).
+    exclude: ['test/cluster/**', 'node_modules/**'],
     pool: 'forks',
     // Two cores: two test files at a time.
     maxWorkers: 2,

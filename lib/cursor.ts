@@ -23,6 +23,8 @@ interface Stored {
   logId: string;
   /** Changes at every write: how a commit tells that someone else wrote since it loaded. */
   version: number;
+  /** Retention keeps what this cursor has not consumed (unless told not to). Absent: false. */
+  hold?: boolean;
 }
 
 export interface CursorStoreOptions {
@@ -44,6 +46,13 @@ export interface CursorStoreOptions {
 export interface CursorOptions {
   /** Where a new cursor starts. Default: the oldest record. Ignored if the cursor exists. */
   from?: number;
+  /**
+   * Whether retention keeps the records this cursor has not consumed even without
+   * `retention.holdForCursors: true` (a forwarder's cursor does). Stored in the cursor's file;
+   * given for an existing cursor with another value, the file is rewritten. Default: leave as
+   * stored (false for a new cursor).
+   */
+  hold?: boolean;
 }
 
 /** One durable cursor as `log.cursors()` lists it. */
@@ -52,6 +61,8 @@ export interface CursorInfo {
   name: string;
   /** The stored position, or the durable end if it is past it. */
   position: number;
+  /** Whether the cursor holds back retention (see CursorOptions.hold). */
+  hold: boolean;
 }
 
 export function checkName(name: unknown): string {
@@ -66,6 +77,7 @@ function isStored(v: unknown): boolean {
   const s = v as Record<string, unknown>;
   if (!Number.isSafeInteger(s.position) || (s.position as number) < 0) return false;
   if (!Number.isSafeInteger(s.version) || (s.version as number) < 1) return false;
+  if (s.hold !== undefined && typeof s.hold !== 'boolean') return false;
   return typeof s.logId === 'string' && s.logId.length > 0;
 }
 
@@ -224,7 +236,7 @@ export class Cursor {
     const end = this.#ctx.durableSeq();
     if (position > end) throw outOfRange('nextSeq', `at most the durable end (${end})`, position);
     const expected = this.#version;
-    const next: Stored = { position, logId: this.#ctx.logId, version: expected + 1 };
+    let next: Stored | undefined;
     await this.#cfg.update((current) => {
       if (current === undefined) throw conflict(file, 'was deleted');
       if (current.version !== expected) {
@@ -234,9 +246,10 @@ export class Cursor {
       // this lock too) may have run since the check above, lowering the end.
       const now = this.#ctx.durableSeq();
       if (position > now) throw outOfRange('nextSeq', `at most the durable end (${now})`, position);
+      next = { ...current, position, version: expected + 1 };
       return next;
     });
-    this.#version = next.version;
+    this.#version = next!.version;
     this.#position = position;
     this.#clamped = false;
     this.#writes++;
@@ -301,6 +314,8 @@ export class CursorStore {
     checkName(name);
     if (options === null || typeof options !== 'object') throw invalidArgType('options', 'an object', options);
     const from = options.from === undefined ? this.#firstSeq() : seqArg('options.from', options.from);
+    const hold = options.hold;
+    if (hold !== undefined && typeof hold !== 'boolean') throw invalidArgType('options.hold', 'of type boolean', hold);
     const end = this.#ctx.durableSeq();
     if (from > end) throw outOfRange('options.from', `at most the durable end (${end})`, from);
     this.#writable('open');
@@ -309,8 +324,18 @@ export class CursorStore {
     let stored = await loadOrMissing(cfg);
     if (stored === undefined) {
       const initial: Stored = { position: from, logId: this.#ctx.logId, version: firstVersion() };
+      if (hold) initial.hold = true;
       // Another process may have made it since load(): create only if still missing.
       stored = await cfg.update((current) => (current === undefined ? initial : undefined));
+    }
+    if (hold !== undefined && (stored!.hold === true) !== hold) {
+      // A new version: Cursor objects loaded before must reload before they commit.
+      stored = await cfg.update((current) => {
+        if (current === undefined) throw conflict(cfg.path, 'was deleted');
+        if ((current.hold === true) === hold) return undefined;
+        visible(this.#ctx, cfg.path, current);
+        return { ...current, hold, version: current.version + 1 };
+      });
     }
     return new Cursor(this.#ctx, name, cfg, stored!);
   }
@@ -325,7 +350,7 @@ export class CursorStore {
     for (const name of await this.#names()) {
       const cfg = this.#file(name);
       const stored = await cfg.peek();
-      if (stored !== undefined) out.push({ name, position: visible(this.#ctx, cfg.path, stored).position });
+      if (stored !== undefined) out.push({ name, position: visible(this.#ctx, cfg.path, stored).position, hold: stored.hold === true });
     }
     return out;
   }
@@ -342,18 +367,19 @@ export class CursorStore {
   }
 
   /**
-   * The lowest position of all cursors (each clamped to the durable end),
-   * or undefined if there is none: what retention must keep. Reads every
+   * The lowest position of all cursors (with `onlyHeld`, of those stored
+   * with `hold`), each clamped to the durable end, or undefined if there is
+   * none: what retention must keep. Reads every
    * cursor under its lock and makes the value it uses durable first, so
    * that a power loss cannot bring back a lower one (except on a read-only
    * store, which can do neither).
    */
-  async minPosition(): Promise<number | undefined> {
+  async minPosition(onlyHeld = false): Promise<number | undefined> {
     let min: number | undefined;
     for (const name of await this.#names()) {
       const cfg = this.#file(name);
       const stored = this.#readOnly ? await cfg.peek() : await loadOrMissing(cfg);
-      if (stored === undefined) continue;
+      if (stored === undefined || (onlyHeld && stored.hold !== true)) continue;
       const { position } = visible(this.#ctx, cfg.path, stored);
       if (min === undefined || position < min) min = position;
     }

@@ -12,6 +12,9 @@
  * - `ERR_CONFIG_CORRUPT`: ConfigFile.load() found no valid copy and has no `defaults`.
  * - `ERR_CONFIG_FAILED`: an fsync of this ConfigFile failed earlier; it makes no more changes (`cause`).
  * - `ERR_CURSOR_CONFLICT`: a cursor commit lost to another change of the same cursor file.
+ * - `ERR_FORWARD_FAILED`: a forwarder (`commitlog/forward`) stopped on what retrying cannot fix; `cause` says what.
+ * - `ERR_FORWARD_DIVERGED`: the forwarding target holds records this log no longer has (cut or replaced).
+ * - `ERR_SINK`: a sink's failure (`retryable` says whether the forwarder tries again).
  * - `ERR_INVALID_ARG_VALUE`: kept for compatibility; invalid arguments are RangeErrors with this code.
  */
 export type LogErrorCode =
@@ -24,6 +27,9 @@ export type LogErrorCode =
   | 'ERR_CONFIG_CORRUPT'
   | 'ERR_CONFIG_FAILED'
   | 'ERR_CURSOR_CONFLICT'
+  | 'ERR_FORWARD_FAILED'
+  | 'ERR_FORWARD_DIVERGED'
+  | 'ERR_SINK'
   | 'ERR_INVALID_ARG_VALUE';
 
 /**

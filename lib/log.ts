@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { type Cursor, type CursorInfo, type CursorOptions, CursorStore } from './cursor';
 import { LogError, closedError, failedError, invalidArgType, outOfRange, dirArg, seqArg } from './errors';
 import {
@@ -182,6 +183,15 @@ export class CommitLog {
   /** Sequence number of the oldest record still in the log. */
   get firstSeq(): number {
     return this[kHandle].firstSeq();
+  }
+
+  /**
+   * The log's identity (decimal digits): random, made when the log was created, kept by every
+   * open. Cursors and forwarded records' ids carry it, so that they are never taken for another
+   * log's.
+   */
+  get logId(): string {
+    return this[kHandle].logId();
   }
 
   /** Every record below this sequence number is durable. */
@@ -394,12 +404,17 @@ export class CommitLog {
         return h.retain(policy.maxBytes, policy.maxAgeMs, hold, now);
       },
       segmentsAdded: () => h.segmentsAdded(),
-      holdBack: policy.holdForCursors
-        ? () => {
-            holdMark = this.#rewinds.mark();
-            return this.#slowestCursor();
-          }
-        : undefined,
+      holdBack:
+        policy.holdForCursors === 'none'
+          ? undefined
+          : () => {
+              const onlyHeld = policy.holdForCursors === 'held';
+              // By default only held cursors count, and a log that never had a
+              // cursor (most) should not pay a turn of the event loop per pass.
+              if (onlyHeld && !existsSync(this.#cursorStore().dir)) return undefined;
+              holdMark = this.#rewinds.mark();
+              return this.#slowestCursor(onlyHeld);
+            },
     });
   }
 
@@ -412,10 +427,11 @@ export class CommitLog {
     return out;
   }
 
-  // The first sequence number the slowest durable cursor has not consumed:
-  // read from the files, so cursors of reader processes count too.
-  #slowestCursor(): Promise<number | undefined> {
-    return this.#cursorStore().minPosition();
+  // The first sequence number the slowest durable cursor (or held cursor)
+  // has not consumed: read from the files, so cursors of reader processes
+  // count too.
+  #slowestCursor(onlyHeld: boolean): Promise<number | undefined> {
+    return this.#cursorStore().minPosition(onlyHeld);
   }
 
   /**

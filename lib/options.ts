@@ -161,7 +161,8 @@ function resolveRetention(value: unknown): ResolvedRetention | undefined {
   if (r.holdForCursors !== undefined && typeof r.holdForCursors !== 'boolean') {
     throw invalidArgType('options.retention.holdForCursors', 'of type boolean', r.holdForCursors);
   }
-  return { maxBytes, maxAgeMs, holdForCursors: r.holdForCursors === true };
+  const holdForCursors = r.holdForCursors === undefined ? 'held' : r.holdForCursors ? 'all' : 'none';
+  return { maxBytes, maxAgeMs, holdForCursors };
 }
 
 function resolveMode(value: unknown): number | undefined {

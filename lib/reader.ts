@@ -125,6 +125,11 @@ export class LogReader {
     return this.#view().first;
   }
 
+  /** The log's identity (decimal digits), as CommitLog#logId. */
+  get logId(): string {
+    return this[kHandle].logId();
+  }
+
   /** Every record below this sequence number is durable and may be read (see README for 'none'). */
   get durableSeq(): number {
     return this.#view().durable;

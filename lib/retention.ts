@@ -19,7 +19,13 @@ export interface RetentionOptions {
    * an unref'd timer, every maxAgeMs / 4 (at least every minute, at most every second).
    */
   maxAgeMs?: number;
-  /** Never delete records the slowest durable cursor has not consumed yet. Default false. */
+  /**
+   * Which durable cursors hold deletion back: retention never deletes records they have not
+   * consumed yet. `true`: every cursor. Not given (the default): only cursors opened with
+   * `hold: true`, such as a forwarder's (`commitlog/forward`), so that records not yet forwarded
+   * are never deleted. `false`: none, not even those (the log is bounded by `maxBytes` and
+   * `maxAgeMs` alone, and a forwarder that falls behind loses records; its stats say how many).
+   */
   holdForCursors?: boolean;
 }
 
@@ -27,7 +33,7 @@ export interface RetentionOptions {
 export interface ResolvedRetention {
   maxBytes: number;
   maxAgeMs: number;
-  holdForCursors: boolean;
+  holdForCursors: 'all' | 'held' | 'none';
 }
 
 /** What retention did since the log was opened (`stats().retention`). */
@@ -58,8 +64,12 @@ export interface RetentionHooks {
   pass(holdSeq: number | undefined, nowMs: number): Promise<NativeRetentionResult>;
   /** Segments added since open; a change means a roll. Called once per durable notification: must be cheap. */
   segmentsAdded(): number;
-  /** The first sequence number a pass must keep (the slowest cursor's position), or undefined for none. */
-  holdBack?: () => Promise<number | undefined>;
+  /**
+   * The first sequence number a pass must keep (the slowest cursor's position), or undefined for
+   * none; returning undefined itself (not a promise) says there is nothing to consult, and the
+   * native part starts at once.
+   */
+  holdBack?: () => Promise<number | undefined> | undefined;
 }
 
 /** Runs a pass now, after any running or queued one; resolves with the stats after it. Non-public, for tests. */
@@ -156,9 +166,10 @@ export class Retention {
     let hold: number | undefined;
     // Without a hold-back function the native part starts at once, with no
     // turn of the event loop in which stop() could come first.
-    if (this.#hooks.holdBack) {
+    const asked = this.#ask();
+    if (asked) {
       try {
-        hold = await this.#hold(this.#hooks.holdBack);
+        hold = await this.#hold(asked);
       } catch (err) {
         // Not knowing what must be kept, delete nothing.
         if (!this.#stopped) this.#finish(nowMs, undefined, err);
@@ -178,8 +189,18 @@ export class Retention {
     }
   }
 
-  async #hold(holdBack: () => Promise<number | undefined>): Promise<number | undefined> {
-    const hold = await holdBack();
+  // The hold-back function's answer, or undefined for none to wait for;
+  // a function that throws is a failed pass like one that rejects.
+  #ask(): Promise<number | undefined> | undefined {
+    try {
+      return this.#hooks.holdBack?.();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async #hold(asked: Promise<number | undefined>): Promise<number | undefined> {
+    const hold = await asked;
     if (hold !== undefined && !(Number.isSafeInteger(hold) && hold >= 0)) {
       throw new RangeError(`retention: the hold-back position must be a non-negative safe integer or undefined, got ${String(hold)}`);
     }

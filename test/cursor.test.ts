@@ -40,7 +40,7 @@ describe('CommitLog cursors', () => {
     await log.close();
     const again = await CommitLog.open(dir);
     expect((await again.cursor('billing')).position).toBe(7);
-    expect(await again.cursors()).toEqual([{ name: 'billing', position: 7 }]);
+    expect(await again.cursors()).toEqual([{ name: 'billing', position: 7, hold: false }]);
     await again.close();
   });
 
@@ -51,7 +51,7 @@ describe('CommitLog cursors', () => {
     await expect(log.cursor('b', { from: 11 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(log.cursor('b', { from: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(log.cursor('b', { from: '1' as unknown as number })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
-    expect(await log.cursors()).toEqual([{ name: 'a', position: 4 }]);
+    expect(await log.cursors()).toEqual([{ name: 'a', position: 4, hold: false }]);
     await log.close();
   });
 
@@ -89,7 +89,7 @@ describe('CommitLog cursors', () => {
     await Promise.all(commits);
     expect(c.position).toBe(5000);
     expect(c.writes).toBeLessThan(25);
-    expect(await log.cursors()).toEqual([{ name: 'burst', position: 5000 }]);
+    expect(await log.cursors()).toEqual([{ name: 'burst', position: 5000, hold: false }]);
     await log.close();
   });
 
@@ -98,9 +98,9 @@ describe('CommitLog cursors', () => {
     const log = await logWith(10, dir);
     for (const [name, pos] of [['b', 2], ['a', 5], ['c.v2', 9]] as const) await (await log.cursor(name)).commit(pos);
     expect(await log.cursors()).toEqual([
-      { name: 'a', position: 5 },
-      { name: 'b', position: 2 },
-      { name: 'c.v2', position: 9 },
+      { name: 'a', position: 5, hold: false },
+      { name: 'b', position: 2, hold: false },
+      { name: 'c.v2', position: 9, hold: false },
     ]);
     expect(await log.deleteCursor('b')).toBe(true);
     expect(await log.deleteCursor('b')).toBe(false);
@@ -250,9 +250,9 @@ describe('CursorStore shared by several owners', () => {
     }
     expect(await storeOn(dir, durable).clampAbove(5)).toBe(2);
     expect(await store.list()).toEqual([
-      { name: 'a', position: 3 },
-      { name: 'b', position: 5 },
-      { name: 'c', position: 5 },
+      { name: 'a', position: 3, hold: false },
+      { name: 'b', position: 5, hold: false },
+      { name: 'c', position: 5, hold: false },
     ]);
     await owners.get('a')!.commit(4); // untouched: no conflict
     await expect(owners.get('c')!.commit(9)).rejects.toMatchObject({ code: 'ERR_CURSOR_CONFLICT' });
@@ -269,8 +269,8 @@ describe('CursorStore shared by several owners', () => {
     expect(c.position).toBe(50);
     expect(c.clamped).toBe(true);
     expect(await shrunk.list()).toEqual([
-      { name: 'c', position: 50 },
-      { name: 'd', position: 30 },
+      { name: 'c', position: 50, hold: false },
+      { name: 'd', position: 30, hold: false },
     ]);
     expect(await storeOn(dir, { seq: 20 }).minPosition()).toBe(20);
     await c.commit(45);
@@ -298,7 +298,7 @@ describe('CursorStore shared by several owners', () => {
     expect(fs.existsSync(path.join(dir, 'cursors'))).toBe(false);
     await (await storeOn(dir, durable).open('c')).commit(9);
     const before = fs.readdirSync(path.join(dir, 'cursors')).sort();
-    expect(await ro.list()).toEqual([{ name: 'c', position: 9 }]);
+    expect(await ro.list()).toEqual([{ name: 'c', position: 9, hold: false }]);
     expect(await ro.minPosition()).toBe(9);
     for (const op of [ro.open('c'), ro.open('new'), ro.delete('c'), ro.clampAbove(1)]) {
       await expect(op).rejects.toMatchObject({ code: 'EROFS', errno: -30 });
@@ -351,7 +351,7 @@ describe('CursorStore shared by several owners', () => {
     expect(stdout.trim().split('\n').pop()).toBe('done');
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]);
     expect(new Set(seen).size).toBeGreaterThan(2);
-    expect(await log.cursors()).toEqual([{ name: 'shared', position: 300 }]);
+    expect(await log.cursors()).toEqual([{ name: 'shared', position: 300, hold: false }]);
     // The other process owns the cursor now: this object's commit conflicts.
     await expect(mine.commit(1)).rejects.toMatchObject({ code: 'ERR_CURSOR_CONFLICT' });
     expect(mine.position).toBe(300);

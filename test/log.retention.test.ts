@@ -232,6 +232,49 @@ describe('retention holding back', () => {
     await log.close();
   });
 
+  it('holds back by default for cursors opened with hold (a forwarder), not for others; holdForCursors: false holds for none', async () => {
+    for (const [holdForCursors, expected] of [
+      [undefined, [32, 48, 64, 80, 96]],
+      [false, [96]],
+    ] as const) {
+      const dir = tmpDir();
+      const retention = holdForCursors === undefined ? { maxBytes: 1 } : { maxBytes: 1, holdForCursors };
+      const log = await lib.CommitLog.open(dir, { ...O, retention });
+      const held = await log.cursor('forwarder', { hold: true });
+      const plain = await log.cursor('plain');
+      await fill(log, 0, 100);
+      await held.commit(40);
+      await log[kRetentionPass]();
+      expect(bases(dir)).toEqual(expected);
+      expect(plain.position).toBe(0);
+      expect((await log.cursors()).map((c) => [c.name, c.hold])).toEqual([
+        ['forwarder', true],
+        ['plain', false],
+      ]);
+      await log.close();
+    }
+  });
+
+  it('a cursor reopened with another hold value rewrites its file, keeps its position, and its commits keep the flag', async () => {
+    const dir = tmpDir();
+    const log = await lib.CommitLog.open(dir, { ...O, retention: { maxBytes: 1 } });
+    const c = await log.cursor('c');
+    await fill(log, 0, 100);
+    await c.commit(40);
+    await log[kRetentionPass]();
+    expect(bases(dir)).toEqual([96]); // not held yet
+    const held = await log.cursor('c', { hold: true });
+    expect(held.position).toBe(40);
+    await expect(c.commit(50)).rejects.toMatchObject({ code: 'ERR_CURSOR_CONFLICT' });
+    await fill(log, 100, 100);
+    await held.commit(150);
+    await log[kRetentionPass]();
+    expect(bases(dir)[0]).toBe(144);
+    expect((await log.cursors())[0]).toEqual({ name: 'c', position: 150, hold: true });
+    await expect(log.cursor('c', { hold: 1 as unknown as boolean })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await log.close();
+  });
+
   it('never deletes a segment that may hold the hold-back position or later', async () => {
     const dir = await template(5 * PER_SEG + 1); // segments 0, 16, 32, 48, 64, 80
     const log = await lib.CommitLog.open(dir, O);
@@ -239,7 +282,7 @@ describe('retention holding back', () => {
     let hold: number | undefined = 20;
     const calls: Array<number | undefined> = [];
     const r = new Retention(
-      { maxBytes: 1, maxAgeMs: 0, holdForCursors: true },
+      { maxBytes: 1, maxAgeMs: 0, holdForCursors: 'all' },
       {
         pass: (holdSeq, now) => {
           calls.push(holdSeq);
@@ -296,7 +339,7 @@ describe('retention and close()', () => {
     let answer!: (v: number | undefined) => void;
     let passes = 0;
     const r = new Retention(
-      { maxBytes: 1, maxAgeMs: 0, holdForCursors: true },
+      { maxBytes: 1, maxAgeMs: 0, holdForCursors: 'all' },
       {
         pass: (holdSeq, now) => {
           passes++;

@@ -160,7 +160,7 @@ describe('the packed tarball', () => {
   it.skipIf(!hasForward)('loads commitlog/forward from CommonJS and ES modules', () => {
     fs.copyFileSync(path.join(fixtures, 'forward.cjs'), path.join(consumer, 'forward.cjs'));
     const out = lastJson(runNode(consumer, ['forward.cjs']));
-    expect(out).toEqual({ forward: 'function', jetStreamSink: 'function', same: true });
+    expect(out).toEqual({ forward: 'function', jetStreamSink: 'function', same: true, withoutNats: 'ERR_SINK true' });
   });
 
   for (const mode of ['node16', 'nodenext', 'bundler'] as const) {

@@ -139,8 +139,8 @@ describe('a crash at every step, then a power loss', () => {
         fault.disarm();
         const after = await reopen(dir);
         const where = `crash at step ${k}, loss ${JSON.stringify(loss)}`;
-        if (acked) expect(after.list, where).toEqual([{ name: 'c', position: 3 }]);
-        else expect([[], [{ name: 'c', position: 3 }]], where).toContainEqual(after.list);
+        if (acked) expect(after.list, where).toEqual([{ name: 'c', position: 3, hold: false }]);
+        else expect([[], [{ name: 'c', position: 3, hold: false }]], where).toContainEqual(after.list);
         if (after.list.length === 0) absent++;
         // Never an error: what is there opens (or is made anew).
         expect((await after.log.cursor('c')).position).toBe(after.list.length === 0 ? 0 : 3);
@@ -168,7 +168,7 @@ describe('a crash at every step, then a power loss', () => {
         const after = await reopen(dir);
         const where = `crash at step ${k}, loss ${JSON.stringify(loss)}`;
         if (acked) expect(after.list, where).toEqual([]);
-        else expect([[], [{ name: 'c', position: 10 }]], where).toContainEqual(after.list);
+        else expect([[], [{ name: 'c', position: 10, hold: false }]], where).toContainEqual(after.list);
         if (after.list.length === 1) {
           intact++;
           expect((await after.log.cursor('c')).position, where).toBe(10);
@@ -193,7 +193,7 @@ describe('cursors and the durable end', () => {
     const again = await lib.CommitLog.open(dir, OPTS);
     const end = again.durableSeq;
     expect(end).toBeLessThan(10);
-    expect(await again.cursors()).toEqual([{ name: 'c', position: end }]);
+    expect(await again.cursors()).toEqual([{ name: 'c', position: end, hold: false }]);
     // The clamp is durable: it survives a crash and power loss right after open.
     await die(again);
     fault.powerLoss({ seed: 4, keep: 0, dirKeep: 0 });

@@ -313,7 +313,8 @@ describe('power loss', () => {
     expect(totals.sectorsLost).toBeGreaterThan(0);
     expect(totals.namesReverted).toBeGreaterThan(0);
     expect(totals.readByReaders).toBeGreaterThan(0);
-  });
+    // A budget, not a speed goal: 46-154 s seen on a 2-core machine shared with other work.
+  }, 600_000);
 
   it(`ConfigFile: load() returns the last acknowledged value or a newer one after ${CONFIG_ROUNDS} power losses with restarts`, async () => {
     const seed = Number(process.env.COMMITLOG_SEED ?? Date.now() % 1e9);

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import * as config from './config';
 import * as dump from './dump';
+import * as forward from './forward';
 import * as inspect from './inspect';
 import * as repair from './repair';
 import * as tail from './tail';
@@ -13,4 +14,4 @@ export interface CommandModule {
   register(program: Command): void;
 }
 
-export const commands: readonly CommandModule[] = [inspect, verify, dump, tail, repair, config];
+export const commands: readonly CommandModule[] = [inspect, verify, dump, tail, repair, config, forward];
