@@ -36,7 +36,7 @@ describe('commitlog inspect', () => {
     }
     expect(info.checkpoint).toMatchObject({ durableSeq: 600, firstSeq: 0, clean: true });
     expect(info.view).toEqual({ firstSeq: 0, durableSeq: 600 });
-    expect(info.cursors).toEqual([{ name: 'billing', position: 7 }]);
+    expect(info.cursors).toEqual([{ name: 'billing', position: 7, hold: false }]);
     expect(info.writerPid).toBe(null);
   });
 

@@ -39,7 +39,7 @@ export interface Inspection {
   view: { firstSeq: number; durableSeq: number } | null;
   viewError?: string;
   segments: SegmentInfo[];
-  cursors: Array<{ name: string; position: number }>;
+  cursors: Array<{ name: string; position: number; hold: boolean }>;
 }
 
 // undefined when the segment is gone: a live writer's retention deleted it
@@ -124,7 +124,7 @@ function text(i: Inspection): string {
         `${s.stop ? `  stops: ${s.stop} (${s.batchesInFile} valid batches in the file)` : ''}`,
     );
   }
-  L.push(`  cursors: ${i.cursors.length === 0 ? 'none' : i.cursors.map((c) => `${c.name}=${c.position}`).join(', ')}`);
+  L.push(`  cursors: ${i.cursors.length === 0 ? 'none' : i.cursors.map((c) => `${c.name}=${c.position}${c.hold ? ' (holds retention)' : ''}`).join(', ')}`);
   return `${L.join('\n')}\n`;
 }
 
