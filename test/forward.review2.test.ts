@@ -148,4 +148,40 @@ describe.skipIf(!NATS_SERVER)('forward() review 2', () => {
     const r = await Promise.race([p.then(() => 'acknowledged', (e: Error) => `rejected: ${e.message}`), new Promise((res) => setTimeout(() => res('still pending'), 3_000))]);
     expect(`${r} after ${Math.round(performance.now() - t0)} ms`).toMatch(/^rejected: jetstream: no acknowledgement/);
   }, 30_000);
+
+  // What was checked and found sound (these pass before and after the fixes).
+  it('sound: a record larger than the server\'s max_payload stops the forwarder at once with a clear error, keeping what was acknowledged', async () => {
+    const { url } = await confServer((port, dir) => [`listen: 127.0.0.1:${port}`, 'max_payload: 4096', `jetstream { store_dir: "${path.join(dir, 'js')}" }`, ''].join('\n'));
+    const c = await natsClient(url);
+    await c.jsm.streams.add({ name: 'EV', subjects: ['ev.>'] });
+    const log = await CommitLog.open(tmpDir());
+    stops.push(() => log.close());
+    await log.appendMany([Buffer.alloc(100, 1), Buffer.alloc(100, 2), Buffer.alloc(5000, 3), Buffer.alloc(100, 4)]);
+    const f = forward(log, jetStreamSink({ servers: url, stream: 'EV', subject: 'ev.one' }), { commitIntervalMs: 1 });
+    stops.push(() => f.stop());
+    await expect(f.done).rejects.toMatchObject({ code: 'ERR_FORWARD_FAILED', cause: { code: 'ERR_SINK', retryable: false } });
+    expect(f.stats().lastError).toMatch(/max_payload/);
+    expect(f.stats().position).toBe(2);
+    expect((await c.read('EV')).length).toBe(2);
+  }, 30_000);
+
+  it('sound: close() with publishes pending on a hung server rejects them at once; a late resume() after close() makes no publisher', async () => {
+    const nats = await server();
+    const c = await natsClient(nats.url);
+    await c.jsm.streams.add({ name: 'EV', subjects: ['ev.>'] });
+    const sink = jetStreamSink({ servers: nats.url, stream: 'EV', subject: 'ev.one', timeoutMs: 60_000 });
+    await sink.resume({ logId: '9', position: 0 });
+    nats.signal('SIGSTOP');
+    stops.push(async () => nats.signal('SIGCONT'));
+    const ps = Array.from({ length: 100 }, (_, i) => sink.publish({ seq: i, data: Buffer.from(`x${i}`), id: `9-${i}` }));
+    const t0 = performance.now();
+    const late = sink.resume({ logId: '9', position: 0 }); // stuck on the hung server
+    late.catch(() => {});
+    await sink.close();
+    const settled = await Promise.allSettled(ps);
+    expect(settled.every((r) => r.status === 'rejected')).toBe(true);
+    await expect(late).rejects.toMatchObject({ code: 'ERR_SINK' });
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    await expect(sink.publish({ seq: 100, data: Buffer.from('y'), id: '9-100' })).rejects.toMatchObject({ code: 'ERR_SINK' });
+  }, 30_000);
 });
