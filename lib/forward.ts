@@ -479,6 +479,7 @@ export class Forwarder {
     asked.catch(() => {});
     const pos = await Promise.race([asked, this.#stopped]);
     if (this.#stop.signal.aborted) return this.#acked;
+    if (this.#log.closed) throw fatal('forward: the log was closed', 'ERR_FORWARD_FAILED');
     const next = pos?.next;
     let from = this.#acked;
     if (next !== undefined) {
@@ -512,7 +513,8 @@ export class Forwarder {
     try {
       mine = await this.#log.get(seq);
     } catch (err) {
-      if ((err as LogError).code === 'ERR_LOG_TRUNCATED') return;
+      // Deleted since, or a number a 'truncate' recovery gave up (next <= durable): nothing to compare.
+      if ((err as LogError).code === 'ERR_LOG_TRUNCATED' || (err as { code?: string }).code === 'ERR_OUT_OF_RANGE') return;
       throw err;
     }
     if (!mine.equals(held)) {

@@ -112,7 +112,7 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 interface Nats {
   connect: (opts: NodeConnectionOptions) => Promise<NatsConnection>;
   headers: () => MsgHdrs;
-  createInbox: () => string;
+  createInbox: (prefix?: string) => string;
   jetstreamManager: (nc: NatsConnection, opts?: { timeout?: number }) => Promise<JetStreamManager>;
 }
 
@@ -151,10 +151,10 @@ class AckedPublisher {
 
   readonly #onTimeout: () => void;
 
-  constructor(nats: Nats, nc: NatsConnection, timeoutMs: number, onTimeout: () => void) {
+  constructor(nats: Nats, nc: NatsConnection, timeoutMs: number, onTimeout: () => void, inboxPrefix?: string) {
     this.#nc = nc;
     this.#onTimeout = onTimeout;
-    this.#inbox = nats.createInbox();
+    this.#inbox = nats.createInbox(inboxPrefix);
     this.#timeoutMs = timeoutMs;
     this.#sub = nc.subscribe(`${this.#inbox}.*`, { callback: (err, msg) => this.#onReply(err, msg) });
     this.#timer = setInterval(() => this.#expire(), Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))));
@@ -166,7 +166,7 @@ class AckedPublisher {
     if (this.#broken !== undefined) return Promise.reject(this.#broken);
     const token = (this.#next++).toString(36);
     return new Promise<PubAck>((resolve, reject) => {
-      this.#pending.set(token, { resolve, reject, deadline: Date.now() + this.#timeoutMs });
+      this.#pending.set(token, { resolve, reject, deadline: performance.now() + this.#timeoutMs });
       try {
         this.#nc.publish(subject, data, { reply: `${this.#inbox}.${token}`, headers });
       } catch (err) {
@@ -224,7 +224,7 @@ class AckedPublisher {
   }
 
   #expire(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const [token, p] of this.#pending) {
       if (p.deadline > now) break;
       this.#pending.delete(token);
@@ -339,7 +339,7 @@ class JetStreamSink implements Sink {
       last = null;
     }
     this.#pub?.close();
-    this.#pub = new AckedPublisher(this.#nats, nc, this.#timeout, () => (this.#suspect = true));
+    this.#pub = new AckedPublisher(this.#nats, nc, this.#timeout, () => (this.#suspect = true), this.#connection.inboxPrefix as string | undefined);
     this.#expectMsgId = undefined;
     this.#expectSeq = info.state.last_seq;
     this.#subjectSeq = last?.seq ?? 0;
