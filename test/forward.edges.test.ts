@@ -1,5 +1,5 @@
-// Second review of the JetStream sink (AckedPublisher) and the forwarder's resume checks:
-// each test shows one defect against a real nats-server (no mock of NATS).
+// forward() and the JetStream sink at the edges: a truncate gap at the target's last record, a log closed between attempts, an account limited to its own inbox prefix, a wall clock stepped back, max_payload, close() with publishes pending.
+// Each runs against a real nats-server (no mock of NATS).
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -150,7 +150,7 @@ describe.skipIf(!NATS_SERVER)('forward() review 2', () => {
   }, 30_000);
 
   // What was checked and found sound (these pass before and after the fixes).
-  it('sound: a record larger than the server\'s max_payload stops the forwarder at once with a clear error, keeping what was acknowledged', async () => {
+  it('a record larger than the server\'s max_payload stops the forwarder at once with a clear error, keeping what was acknowledged', async () => {
     const { url } = await confServer((port, dir) => [`listen: 127.0.0.1:${port}`, 'max_payload: 4096', `jetstream { store_dir: "${path.join(dir, 'js')}" }`, ''].join('\n'));
     const c = await natsClient(url);
     await c.jsm.streams.add({ name: 'EV', subjects: ['ev.>'] });
@@ -165,7 +165,7 @@ describe.skipIf(!NATS_SERVER)('forward() review 2', () => {
     expect((await c.read('EV')).length).toBe(2);
   }, 30_000);
 
-  it('sound: close() with publishes pending on a hung server rejects them at once; a late resume() after close() makes no publisher', async () => {
+  it('close() with publishes pending on a hung server rejects them at once; a late resume() after close() makes no publisher', async () => {
     const nats = await server();
     const c = await natsClient(nats.url);
     await c.jsm.streams.add({ name: 'EV', subjects: ['ev.>'] });
