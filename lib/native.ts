@@ -169,17 +169,9 @@ export interface NativeSegmentScan {
   stop: string;
 }
 
-/** What an open in one recovery mode would decide (RecoveryPlan). */
-export interface NativeRecoveryPlan {
-  tornTail: boolean;
-  corruption: boolean;
-  reason: string;
-  file: string;
-  offset: number;
-  bytesDropped: number;
-  segmentsDropped: number;
-  gapFrom: number;
-  gapTo: number;
+/** What an open in one recovery mode would decide (RecoveryPlan): the report's fields, and how. */
+export interface NativeRecoveryPlan
+  extends Pick<NativeRecovery, 'tornTail' | 'corruption' | 'reason' | 'file' | 'offset' | 'bytesDropped' | 'segmentsDropped' | 'gapFrom' | 'gapTo'> {
   keepSegments: number;
   cutOffset: number;
   zeroTo: number;

@@ -8,25 +8,12 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CommitLog } from '../lib/index';
 import { forward, jetStreamSink } from '../lib/forward';
 import { parseBatches, segmentFiles, tmpDir } from './helpers';
-import { NATS_SERVER, NO_NATS, type NatsNode, client, freePort, natsServer, until } from './nats';
+import { NATS_SERVER, NO_NATS, freePort, natsFixtures, until } from './nats';
 
-const stops: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  vi.restoreAllMocks();
-  for (const s of stops.splice(0).reverse()) await s().catch(() => {});
-});
+const { stops, server, natsClient } = natsFixtures();
+afterEach(() => vi.restoreAllMocks());
 
-async function server(): Promise<NatsNode> {
-  const n = await natsServer(tmpDir('commitlog-nats-'));
-  stops.push(() => n.kill());
-  return n;
-}
 
-async function natsClient(url: string) {
-  const c = await client(url);
-  stops.push(() => c.close());
-  return c;
-}
 
 /** A nats-server started from a config file (accounts, permissions). */
 async function confServer(conf: (port: number, dir: string) => string): Promise<{ url: string }> {

@@ -4,36 +4,18 @@
 // outage and a server kill -9.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CommitLog, type LogReader } from '../lib/index';
 import { type Sink, type SinkRecord, forward, jetStreamSink } from '../lib/forward';
 import { kRetentionPass } from '../lib/retention';
 import { tmpDir } from './helpers';
-import { NATS_SERVER, NO_NATS, type NatsNode, client, expectExactly, natsServer, payload, until } from './nats';
+import { NATS_SERVER, NO_NATS, expectExactly, natsFixtures, payload, until } from './nats';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'forward-child.js');
-const stops: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const s of stops.splice(0).reverse()) await s().catch(() => {});
-});
+const { stops, server, natsClient, openLog } = natsFixtures();
 
-async function server(): Promise<NatsNode> {
-  const n = await natsServer(tmpDir('commitlog-nats-'));
-  stops.push(() => n.kill());
-  return n;
-}
 
-async function natsClient(url: string) {
-  const c = await client(url);
-  stops.push(() => c.close());
-  return c;
-}
 
-async function openLog(dir = tmpDir()): Promise<CommitLog> {
-  const log = await CommitLog.open(dir);
-  stops.push(() => log.close());
-  return log;
-}
 
 if (!NATS_SERVER) console.warn(NO_NATS);
 

@@ -4,7 +4,9 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
+import { CommitLog } from '../lib/index';
+import { tmpDir } from './helpers';
 
 /** The nats-server binary, or undefined (the tests then skip, saying why). */
 export const NATS_SERVER: string | undefined = (() => {
@@ -227,3 +229,32 @@ export function expectExactly(stored: StoredRecord[], logId: string, n: number, 
   }
 }
 
+
+/**
+ * What a forwarding test starts, stopped after each test, newest first: `stops` takes any
+ * cleanup; server(), natsClient() and openLog() register their own.
+ */
+export function natsFixtures() {
+  const stops: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const s of stops.splice(0).reverse()) await s().catch(() => {});
+  });
+  return {
+    stops,
+    async server(): Promise<NatsNode> {
+      const n = await natsServer(tmpDir('commitlog-nats-'));
+      stops.push(() => n.kill());
+      return n;
+    },
+    async natsClient(url: string | string[]) {
+      const c = await client(url);
+      stops.push(() => c.close());
+      return c;
+    },
+    async openLog(dir = tmpDir()): Promise<CommitLog> {
+      const log = await CommitLog.open(dir);
+      stops.push(() => log.close());
+      return log;
+    },
+  };
+}

@@ -113,17 +113,7 @@ Napi::Object SegmentScanToJs(Napi::Env env, const SegmentScan& seg) {
 }
 
 Napi::Object ReportToJs(Napi::Env env, const RecoveryPlan& plan) {
-  const RecoveryReport& r = plan.report;
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("tornTail", Napi::Boolean::New(env, r.torn_tail));
-  o.Set("corruption", Napi::Boolean::New(env, r.corruption));
-  o.Set("reason", Napi::String::New(env, r.reason));
-  o.Set("file", Napi::String::New(env, r.file));
-  o.Set("offset", Num(env, r.offset));
-  o.Set("bytesDropped", Num(env, r.bytes_dropped));
-  o.Set("segmentsDropped", Num(env, r.segments_dropped));
-  o.Set("gapFrom", Num(env, r.gap_from));
-  o.Set("gapTo", Num(env, r.gap_to));
+  Napi::Object o = RecoveryReportToJs(env, plan.report);
   o.Set("keepSegments", Num(env, plan.keep_segments));
   o.Set("cutOffset", Num(env, plan.cut_offset));
   o.Set("zeroTo", Num(env, plan.zero_to));
@@ -165,6 +155,24 @@ Napi::Value ExamineLogJs(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+Napi::Object RecoveryReportToJs(Napi::Env env, const RecoveryReport& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("tornTail", Napi::Boolean::New(env, r.torn_tail));
+  o.Set("corruption", Napi::Boolean::New(env, r.corruption));
+  o.Set("reason", Napi::String::New(env, r.reason));
+  o.Set("file", Napi::String::New(env, r.file));
+  o.Set("offset", Num(env, r.offset));
+  o.Set("bytesDropped", Num(env, r.bytes_dropped));
+  o.Set("segmentsDropped", Num(env, r.segments_dropped));
+  o.Set("brokenFile", Napi::String::New(env, r.broken_file));
+  o.Set("brokenError", Napi::String::New(env, r.broken_error));
+  o.Set("gapFrom", Num(env, r.gap_from));
+  o.Set("gapTo", Num(env, r.gap_to));
+  o.Set("truncationFinished", Num(env, r.truncation_finished));
+  o.Set("cutFinished", Napi::Boolean::New(env, r.cut_finished));
+  return o;
+}
 
 void RegisterInspectExports(Napi::Env env, Napi::Object exports) {
   exports.Set("inspectSegment", Napi::Function::New(env, InspectSegment, "inspectSegment"));

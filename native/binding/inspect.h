@@ -6,7 +6,13 @@
 
 namespace commitlog {
 
+struct RecoveryReport;
+
 void RegisterInspectExports(Napi::Env env, Napi::Object exports);
+
+// `log.recovery` as JavaScript sees it; an examination's plans add their own
+// fields to the same object.
+Napi::Object RecoveryReportToJs(Napi::Env env, const RecoveryReport& r);
 
 }  // namespace commitlog
 

@@ -5,6 +5,7 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "inspect.h"
 #include "workers.h"
 
 namespace commitlog {
@@ -326,23 +327,7 @@ Napi::Value LogHandle::Stats(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LogHandle::Recovery(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const RecoveryReport& r = log_->recovery();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("tornTail", Napi::Boolean::New(env, r.torn_tail));
-  o.Set("corruption", Napi::Boolean::New(env, r.corruption));
-  o.Set("reason", Napi::String::New(env, r.reason));
-  o.Set("file", Napi::String::New(env, r.file));
-  o.Set("offset", Num(env, r.offset));
-  o.Set("bytesDropped", Num(env, r.bytes_dropped));
-  o.Set("segmentsDropped", Num(env, r.segments_dropped));
-  o.Set("brokenFile", Napi::String::New(env, r.broken_file));
-  o.Set("brokenError", Napi::String::New(env, r.broken_error));
-  o.Set("gapFrom", Num(env, r.gap_from));
-  o.Set("gapTo", Num(env, r.gap_to));
-  o.Set("truncationFinished", Num(env, r.truncation_finished));
-  o.Set("cutFinished", Napi::Boolean::New(env, r.cut_finished));
-  return o;
+  return RecoveryReportToJs(info.Env(), log_->recovery());
 }
 
 Napi::Value LogHandle::Ref(const Napi::CallbackInfo& info) {
