@@ -117,6 +117,39 @@ describe.skipIf(!NATS_SERVER)('forward() review 2', () => {
     expect({ state: f.stats().state, acknowledged: f.stats().acknowledged, lastError: f.stats().lastError }).toEqual({ state: 'running', acknowledged: 10, lastError: '' });
   }, 30_000);
 
+  it('a subject the account may not publish to stops the forwarder with a clear error, nothing stored and the cursor unmoved', async () => {
+    const { url } = await confServer((port, dir) =>
+      [
+        `listen: 127.0.0.1:${port}`,
+        `jetstream { store_dir: "${path.join(dir, 'js')}" }`,
+        'authorization { users: [',
+        '  { user: admin, password: a }',
+        '  { user: ro, password: r, permissions: { publish: { allow: ["$JS.API.>"], deny: ["ev.>"] }, subscribe: { allow: ["_INBOX.>"] } } }',
+        '] }',
+        '',
+      ].join('\n'),
+    );
+    const { connect } = await import('@nats-io/transport-node');
+    const { jetstreamManager } = await import('@nats-io/jetstream');
+    const admin = await connect({ servers: url, user: 'admin', pass: 'a' });
+    stops.push(() => admin.close());
+    const jsm = await jetstreamManager(admin);
+    await jsm.streams.add({ name: 'EV', subjects: ['ev.>'] });
+    const log = await CommitLog.open(tmpDir());
+    stops.push(() => log.close());
+    await log.appendMany(Array.from({ length: 10 }, (_, i) => Buffer.from(`r${i}`)));
+    const f = forward(log, jetStreamSink({ servers: url, stream: 'EV', subject: 'ev.one', timeoutMs: 5_000, connection: { user: 'ro', pass: 'r' } }), {
+      minRetryDelayMs: 10,
+      maxRetryDelayMs: 50,
+    });
+    stops.push(() => f.stop());
+    const err = await Promise.race([f.done.then(() => 'stopped', (e: unknown) => e), new Promise((r) => setTimeout(() => r('still running'), 4_000))]);
+    expect(err).toMatchObject({ code: 'ERR_FORWARD_FAILED', cause: { code: 'ERR_SINK', retryable: false } });
+    expect(String((err as Error).message)).toMatch(/Permissions Violation for Publish/);
+    expect(f.stats().position).toBe(0);
+    expect((await jsm.streams.info('EV')).state.messages).toBe(0);
+  }, 30_000);
+
   it('an acknowledgement that never comes times out after timeoutMs even when the wall clock is stepped back (NTP)', async () => {
     const nats = await server();
     const c = await natsClient(nats.url);
