@@ -36,7 +36,7 @@ async function confServer(conf: (port: number, dir: string) => string): Promise<
 
 if (!NATS_SERVER) console.warn(NO_NATS);
 
-describe.skipIf(!NATS_SERVER)('forward() review 2', () => {
+describe.skipIf(!NATS_SERVER)('forward() and the JetStream sink at the edges', () => {
   it("a 'truncate' recovery that gave up the target's last record: the forwarder goes on after it (it does not retry forever)", async () => {
     const nats = await server();
     const c = await natsClient(nats.url);
@@ -157,7 +157,7 @@ describe.skipIf(!NATS_SERVER)('forward() review 2', () => {
     const sink = jetStreamSink({ servers: nats.url, stream: 'EV', subject: 'ev.one', timeoutMs: 300 });
     stops.push(() => sink.close());
     await sink.resume({ logId: '7', position: 0 });
-    nats.signal('SIGSTOP'); // the server hangs: no acknowledgement
+    await nats.pause(); // the server hangs: no acknowledgement
     stops.push(async () => nats.signal('SIGCONT'));
     const real = Date.now.bind(Date);
     const p = sink.publish({ seq: 0, data: Buffer.from('x'), id: '7-0' });
@@ -191,7 +191,7 @@ describe.skipIf(!NATS_SERVER)('forward() review 2', () => {
     await c.jsm.streams.add({ name: 'EV', subjects: ['ev.>'] });
     const sink = jetStreamSink({ servers: nats.url, stream: 'EV', subject: 'ev.one', timeoutMs: 60_000 });
     await sink.resume({ logId: '9', position: 0 });
-    nats.signal('SIGSTOP');
+    await nats.pause();
     stops.push(async () => nats.signal('SIGCONT'));
     const ps = Array.from({ length: 100 }, (_, i) => sink.publish({ seq: i, data: Buffer.from(`x${i}`), id: `9-${i}` }));
     const t0 = performance.now();

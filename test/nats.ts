@@ -45,6 +45,8 @@ export interface NatsNode {
   stop(): Promise<void>;
   /** Sends a signal (SIGSTOP: a node that hangs without closing its connections). */
   signal(sig: NodeJS.Signals): void;
+  /** SIGSTOP, resolved once the process is stopped (kill() returns before it is). */
+  pause(): Promise<void>;
   readonly running: boolean;
 }
 
@@ -96,6 +98,12 @@ function node(name: string, args: string[], port: number, logFile: string): Nats
     },
     signal(sig: NodeJS.Signals) {
       if (this.running) proc!.kill(sig);
+    },
+    async pause() {
+      proc!.kill('SIGSTOP');
+      const stat = `/proc/${proc!.pid}/stat`;
+      // Field 3 of /proc/<pid>/stat: T once stopped.
+      await until('nats-server stopped', () => fs.readFileSync(stat, 'utf8').replace(/^.*\) /s, '').startsWith('T'), 5_000);
     },
   };
 }

@@ -183,7 +183,7 @@ describe.skipIf(!NATS_SERVER)('forward() to a three-node JetStream cluster', () 
     });
     stops.push(() => f.stop());
     await until('first 100', () => f.stats().acknowledged === 100, 60_000);
-    nodes[0].signal('SIGSTOP');
+    await nodes[0].pause();
     await log.appendMany(Array.from({ length: 100 }, (_, i) => payload(100 + i)));
     const t0 = Date.now();
     // Within a few timeouts, not the client's default ping check (minutes).
