@@ -34,6 +34,34 @@ async function confServer(conf: (port: number, dir: string) => string): Promise<
   return { url: `nats://127.0.0.1:${port}` };
 }
 
+/**
+ * A nats-server with JetStream and two users, `admin` (password a) and the one `user` line gives
+ * (its permissions), with stream EV on ev.>; and a log of 10 records to forward.
+ */
+async function twoUsers(user: string) {
+  const { url } = await confServer((port, dir) =>
+    [
+      `listen: 127.0.0.1:${port}`,
+      `jetstream { store_dir: "${path.join(dir, 'js')}" }`,
+      'authorization { users: [',
+      '  { user: admin, password: a }',
+      `  ${user}`,
+      '] }',
+      '',
+    ].join('\n'),
+  );
+  const { connect } = await import('@nats-io/transport-node');
+  const { jetstreamManager } = await import('@nats-io/jetstream');
+  const admin = await connect({ servers: url, user: 'admin', pass: 'a' });
+  stops.push(() => admin.close());
+  const jsm = await jetstreamManager(admin);
+  await jsm.streams.add({ name: 'EV', subjects: ['ev.>'] });
+  const log = await CommitLog.open(tmpDir());
+  stops.push(() => log.close());
+  await log.appendMany(Array.from({ length: 10 }, (_, i) => Buffer.from(`r${i}`)));
+  return { url, jsm, log };
+}
+
 if (!NATS_SERVER) console.warn(NO_NATS);
 
 describe.skipIf(!NATS_SERVER)('forward() and the JetStream sink at the edges', () => {
@@ -91,25 +119,7 @@ describe.skipIf(!NATS_SERVER)('forward() and the JetStream sink at the edges', (
   }, 30_000);
 
   it("honours the connection's inboxPrefix for the acknowledgement inbox (accounts that may subscribe only under their own prefix)", async () => {
-    const { url } = await confServer((port, dir) =>
-      [
-        `listen: 127.0.0.1:${port}`,
-        `jetstream { store_dir: "${path.join(dir, 'js')}" }`,
-        'authorization { users: [',
-        '  { user: admin, password: a }',
-        '  { user: fwd, password: f, permissions: { publish: { allow: [">"] }, subscribe: { allow: ["_INBOX_fwd.>"] } } }',
-        '] }',
-        '',
-      ].join('\n'),
-    );
-    const { connect } = await import('@nats-io/transport-node');
-    const { jetstreamManager } = await import('@nats-io/jetstream');
-    const admin = await connect({ servers: url, user: 'admin', pass: 'a' });
-    stops.push(() => admin.close());
-    await (await jetstreamManager(admin)).streams.add({ name: 'EV', subjects: ['ev.>'] });
-    const log = await CommitLog.open(tmpDir());
-    stops.push(() => log.close());
-    await log.appendMany(Array.from({ length: 10 }, (_, i) => Buffer.from(`r${i}`)));
+    const { url, log } = await twoUsers('{ user: fwd, password: f, permissions: { publish: { allow: [">"] }, subscribe: { allow: ["_INBOX_fwd.>"] } } }');
     const sink = jetStreamSink({ servers: url, stream: 'EV', subject: 'ev.one', connection: { user: 'fwd', pass: 'f', inboxPrefix: '_INBOX_fwd' } });
     const f = forward(log, sink, { minRetryDelayMs: 10, maxRetryDelayMs: 50 });
     stops.push(() => f.stop());
@@ -118,26 +128,7 @@ describe.skipIf(!NATS_SERVER)('forward() and the JetStream sink at the edges', (
   }, 30_000);
 
   it('a subject the account may not publish to stops the forwarder with a clear error, nothing stored and the cursor unmoved', async () => {
-    const { url } = await confServer((port, dir) =>
-      [
-        `listen: 127.0.0.1:${port}`,
-        `jetstream { store_dir: "${path.join(dir, 'js')}" }`,
-        'authorization { users: [',
-        '  { user: admin, password: a }',
-        '  { user: ro, password: r, permissions: { publish: { allow: ["$JS.API.>"], deny: ["ev.>"] }, subscribe: { allow: ["_INBOX.>"] } } }',
-        '] }',
-        '',
-      ].join('\n'),
-    );
-    const { connect } = await import('@nats-io/transport-node');
-    const { jetstreamManager } = await import('@nats-io/jetstream');
-    const admin = await connect({ servers: url, user: 'admin', pass: 'a' });
-    stops.push(() => admin.close());
-    const jsm = await jetstreamManager(admin);
-    await jsm.streams.add({ name: 'EV', subjects: ['ev.>'] });
-    const log = await CommitLog.open(tmpDir());
-    stops.push(() => log.close());
-    await log.appendMany(Array.from({ length: 10 }, (_, i) => Buffer.from(`r${i}`)));
+    const { url, jsm, log } = await twoUsers('{ user: ro, password: r, permissions: { publish: { allow: ["$JS.API.>"], deny: ["ev.>"] }, subscribe: { allow: ["_INBOX.>"] } } }');
     const f = forward(log, jetStreamSink({ servers: url, stream: 'EV', subject: 'ev.one', timeoutMs: 5_000, connection: { user: 'ro', pass: 'r' } }), {
       minRetryDelayMs: 10,
       maxRetryDelayMs: 50,
