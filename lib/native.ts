@@ -466,13 +466,20 @@ function traceCall(target: object, key: PropertyKey, fn: (...args: unknown[]) =>
  * not a Proxy, so that hot synchronous calls cost one bound call). Native
  * methods of class handles live on the prototype chain.
  */
+// Methods that never return a promise and run once per append or per
+// notification: nothing to trace.
+const SYNC_HOT: ReadonlySet<PropertyKey> = new Set(['append', 'appendMany', 'durable', 'failure', 'firstSeq']);
+
 function traced<T extends object>(target: T): T {
   const out: Record<PropertyKey, unknown> = {};
   for (let o: object | null = target; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
     for (const key of Reflect.ownKeys(o)) {
       if (key === 'constructor' || key in out) continue;
       const value = (target as Record<PropertyKey, unknown>)[key];
-      out[key] = typeof value === 'function' ? traceCall(target, key, value as (...args: unknown[]) => unknown) : value;
+      if (typeof value !== 'function') out[key] = value;
+      // The append path returns synchronously: bound as it is, with no wrapper to run per record.
+      else if (SYNC_HOT.has(key)) out[key] = (value as (...args: unknown[]) => unknown).bind(target);
+      else out[key] = traceCall(target, key, value as (...args: unknown[]) => unknown);
     }
   }
   return out as T;
