@@ -114,4 +114,6 @@ module.exports = {
   'commitlog-fallocate': commitlog('fdatasync', 'fallocate'),
   'commitlog-zero': commitlog('fdatasync', 'zero'),
   'commitlog-grow': commitlog('fdatasync', 'none'),
+  'commitlog-auto-zero': commitlog(undefined, 'zero'),
+  'commitlog-auto-fallocate': commitlog(undefined, 'fallocate'),
 };

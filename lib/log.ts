@@ -98,6 +98,22 @@ export class CommitLog {
   #cutsQueued = 0;
   #drained: Array<() => void> = [];
   #reffed = false;
+  // The flusher's wake-up for this tick's appends (kick): queued at the
+  // first one, run once a whole pass of the microtask queue appended
+  // nothing more. Callers resumed by the same batch reach append after
+  // different numbers of awaits.
+  #appends = 0;
+  #kickQueued = false;
+  #kickSeen = -1;
+  readonly #kickLater = (): void => {
+    if (this.#appends !== this.#kickSeen) {
+      this.#kickSeen = this.#appends;
+      queueMicrotask(this.#kickLater);
+      return;
+    }
+    this.#kickQueued = false;
+    if (this.#state !== 'closed') this[kHandle].kick();
+  };
   #ops = new Set<Promise<unknown>>();
   #closing: Promise<void> | undefined;
   // Live followers waiting at the durable end, woken by the flusher's notification.
@@ -507,6 +523,15 @@ export class CommitLog {
   }
 
   #pend(first: number, last: number, resolve: (seq: number) => void, reject: (err: Error) => void): void {
+    // Staged: the flusher is woken once this tick's appends are in (see kick).
+    this.#appends++;
+    if (!this.#kickQueued) {
+      // The first run always passes the queue once: jobs queued after this
+      // one (callers still awaiting) may append yet.
+      this.#kickQueued = true;
+      this.#kickSeen = -1;
+      queueMicrotask(this.#kickLater);
+    }
     this.#pendFirst.push(first);
     this.#pendLast.push(last);
     this.#pendResolve.push(resolve);

@@ -206,6 +206,11 @@ export interface NativeLogHandle {
    * ENOMEM. Throws only for arguments of the wrong type or size.
    */
   append(data: Uint8Array): number | LogError;
+  /**
+   * Wakes the flusher for what append/appendMany staged: they do not, below
+   * a batch's worth, so that the appends of one tick make one batch.
+   */
+  kick(): void;
   appendMany(data: Uint8Array[]): number | LogError;
   durable(): number;
   /** The system error that stopped the log, or undefined while it works. */
@@ -468,7 +473,7 @@ function traceCall(target: object, key: PropertyKey, fn: (...args: unknown[]) =>
  */
 // Methods that never return a promise and run once per append or per
 // notification: nothing to trace.
-const SYNC_HOT: ReadonlySet<PropertyKey> = new Set(['append', 'appendMany', 'durable', 'failure', 'firstSeq']);
+const SYNC_HOT: ReadonlySet<PropertyKey> = new Set(['append', 'appendMany', 'kick', 'durable', 'failure', 'firstSeq']);
 
 function traced<T extends object>(target: T): T {
   const out: Record<PropertyKey, unknown> = {};

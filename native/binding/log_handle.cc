@@ -46,6 +46,7 @@ Napi::Function LogHandle::Init(Napi::Env env) {
                      {
                          InstanceMethod<&LogHandle::Append>("append"),
                          InstanceMethod<&LogHandle::AppendMany>("appendMany"),
+                         InstanceMethod<&LogHandle::Kick>("kick"),
                          InstanceMethod<&LogHandle::Durable>("durable"),
                          InstanceMethod<&LogHandle::FailureJs>("failure"),
                          InstanceMethod<&LogHandle::FirstSeq>("firstSeq"),
@@ -177,7 +178,8 @@ Napi::Value LogHandle::Append(const Napi::CallbackInfo& info) {
   if (len > kHardRecordMax) return ThrowJs(env, Status::OutOfRange("record is too large"));
   if (closing_) return ErrorValue(env, Status::Closed());
   uint64_t first = 0;
-  AppendResult r = log_->Append(&data, &len, 1, &first);
+  // JavaScript kicks once per tick (lib/log.ts), after the tick's appends.
+  AppendResult r = log_->Append(&data, &len, 1, &first, Wake::kLater);
   return AppendResultToJs(env, r, first);
 }
 
@@ -198,8 +200,13 @@ Napi::Value LogHandle::AppendMany(const Napi::CallbackInfo& info) {
   if (n == 0 || total > kHardRecordMax) return ThrowJs(env, Status::OutOfRange("group is empty or too large"));
   if (closing_) return ErrorValue(env, Status::Closed());
   uint64_t first = 0;
-  AppendResult r = log_->Append(ptrs.data(), lens.data(), n, &first);
+  AppendResult r = log_->Append(ptrs.data(), lens.data(), n, &first, Wake::kLater);
   return AppendResultToJs(env, r, first);
+}
+
+Napi::Value LogHandle::Kick(const Napi::CallbackInfo& info) {
+  if (!closing_) log_->Kick();
+  return info.Env().Undefined();
 }
 
 Napi::Value LogHandle::Durable(const Napi::CallbackInfo& info) {

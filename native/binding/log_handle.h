@@ -41,6 +41,7 @@ class LogHandle : public Napi::ObjectWrap<LogHandle> {
 
   Napi::Value Append(const Napi::CallbackInfo& info);
   Napi::Value AppendMany(const Napi::CallbackInfo& info);
+  Napi::Value Kick(const Napi::CallbackInfo& info);
   Napi::Value Durable(const Napi::CallbackInfo& info);
   // failure() -> the error that stopped the log (ToJsError of Failure()), or
   // undefined: lets the façade learn of a failure before CallJs tells it.

@@ -68,7 +68,7 @@ void Committer::Start(std::function<void()> notify) {
 }
 
 AppendResult Committer::Append(const char* const* data, const size_t* lens, size_t n,
-                               uint64_t* first_seq) {
+                               uint64_t* first_seq, Wake wake_policy) {
   assert(n > 0);
   size_t need = 0;
   for (size_t i = 0; i < n; i++) need += BatchBuilder::FrameSize(lens[i]);
@@ -93,10 +93,18 @@ AppendResult Committer::Append(const char* const* data, const size_t* lens, size
   next_seq_ += n;
   pending_bytes_ += need;
   // A flusher with the write turn takes these when it hands the turn on.
-  bool wake = idle_flushers_ > 0 && !writing_ && returning_ == 0 && WriteDue();
+  bool wake = idle_flushers_ > 0 && !writing_ && returning_ == 0 && WriteDue() &&
+              (wake_policy == Wake::kNow || active_.payload_bytes() >= kWakeLaterBytes);
   l.unlock();
   if (wake) flusher_cv_.notify_one();
   return AppendResult::kOk;
+}
+
+void Committer::Kick() {
+  std::unique_lock<std::mutex> l(mu_);
+  bool wake = idle_flushers_ > 0 && !writing_ && returning_ == 0 && WriteDue();
+  l.unlock();
+  if (wake) flusher_cv_.notify_one();
 }
 
 namespace {
@@ -478,6 +486,9 @@ void Committer::FillStats(LogStats* out) const {
 Status Committer::Quiesce(uint64_t* durable) {
   std::unique_lock<std::mutex> l(mu_);
   rewinding_ = true;
+  // What is staged is written first: appends made with Wake::kLater may
+  // not have woken a flusher.
+  flusher_cv_.notify_one();
   // The flusher, once idle with nothing staged, stays parked: its wait also
   // needs !rewinding_. It wrote and synced everything staged before.
   // Every flusher idle means nothing is in flight: each one publishes its

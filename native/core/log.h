@@ -43,9 +43,12 @@ class Log {
   // Starts the flusher; see Committer::Start for `notify`.
   void Start(std::function<void()> notify);
 
-  AppendResult Append(const char* const* data, const size_t* lens, size_t n, uint64_t* first_seq) {
-    return committer_->Append(data, lens, n, first_seq);
+  AppendResult Append(const char* const* data, const size_t* lens, size_t n, uint64_t* first_seq,
+                      Wake wake = Wake::kNow) {
+    return committer_->Append(data, lens, n, first_seq, wake);
   }
+  // See Committer::Kick.
+  void Kick() { committer_->Kick(); }
   uint64_t durable_seq() const { return committer_->durable_seq(); }
   Status failure() const { return committer_->failure(); }
   uint64_t first_seq() const { return segments_.first_seq(durable_seq()); }

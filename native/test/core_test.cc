@@ -805,6 +805,60 @@ static void AppendAndClose(const std::string& dir, int n) {
   CHECK(log->Close().ok());
 }
 
+// Appends made with Wake::kLater wake no flusher below a batch's worth and
+// promise a Kick. A truncateFrom (its Quiesce) and a close must write them
+// without one, and appends past the threshold wake the flusher themselves.
+static void TestAppendsLaterWithoutAKick(const std::string& dir) {
+  std::unique_ptr<Log> log;
+  Status s = Log::Open(PosixIo(), dir, LogOptions(), &log);
+  CHECK(s.ok());
+  if (!s.ok()) return;
+  log->Start([] {});
+  auto append = [&](uint64_t i, size_t bytes) {
+    std::string r = Record(i, bytes);
+    const char* p = r.data();
+    size_t n = r.size();
+    uint64_t seq = 0;
+    CHECK(log->Append(&p, &n, 1, &seq, Wake::kLater) == AppendResult::kOk);
+    CHECK(seq == i);
+  };
+  // A hang is a failure, not a stuck run.
+  auto within = [](const char* what, const std::function<void()>& fn) {
+    std::atomic<bool> done{false};
+    std::thread t([&] {
+      fn();
+      done.store(true);
+    });
+    for (int i = 0; i < 1000 && !done.load(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!done.load()) {
+      std::fprintf(stderr, "FAIL %s: no flusher woke for appends made with Wake::kLater\n", what);
+      std::_Exit(1);
+    }
+    t.join();
+  };
+  // Let the flushers park first: one that has not waited yet takes what is
+  // staged without being woken.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (uint64_t i = 0; i < 5; i++) append(i, 100);
+  uint64_t before = 0;
+  within("truncateFrom", [&] { CHECK(log->TruncateFrom(3, &before).ok()); });
+  CHECK(before == 5);
+  CHECK(log->durable_seq() == 3);
+  // Past kWakeLaterBytes staged, an append wakes the flusher itself.
+  uint64_t next = 3;
+  while ((next - 3) * 4096 < Committer::kWakeLaterBytes) append(next++, 4092);
+  within("the threshold", [&] {
+    while (log->durable_seq() < next && log->failure().ok()) std::this_thread::yield();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (uint64_t i = next; i < next + 3; i++) append(i, 100);
+  within("close", [&] { CHECK(log->Close().ok()); });
+  log.reset();
+  CHECK(Log::Open(PosixIo(), dir, LogOptions(), &log).ok());
+  CHECK(log != nullptr && log->durable_seq() == next + 3);
+  if (log) CHECK(log->Close().ok());
+}
+
 // Rewrites <dir>/HEAD as `change` says.
 static void EditHead(const std::string& dir, const std::function<void(Head*)>& change) {
   Head h;
@@ -1125,6 +1179,7 @@ int main() {
   TestDecidePendingCutOfAnEmptySegment();
   TestConcurrentAppendsAndRecovery(std::string(dir) + "/log");
   TestConcurrentTruncateFrom(std::string(dir) + "/cut");
+  TestAppendsLaterWithoutAKick(std::string(dir) + "/later");
   TestReaderDiscardsARaceWithACut(std::string(dir) + "/reader-cut");
   TestReaderStopsAtHeadTailEnd(std::string(dir) + "/tail-end");
   TestPublishHeadAtStopsReadersBeforeACut(std::string(dir) + "/publish-at");
