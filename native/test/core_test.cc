@@ -191,8 +191,8 @@ static void TestExtendAndExtendCopyAgreeWithPortable() {
   for (size_t n = 0; n <= 4096; n++) check(n, n % 16, (n / 16) % 16);
   // Every pair where a branch changes: the tail's words, the threshold
   // (96), one round of the longest lanes (3 KiB), a second round (+96).
-  for (size_t n : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 23, 24, 25, 71, 72, 95, 96, 97, 119,
-                   120, 127, 128, 3071, 3072, 3073, 3095, 3096, 3097, 3167, 3168, 3169, 6144, 6263}) {
+  for (size_t n : {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 23, 24, 25, 71, 72, 95, 96, 97, 119, 120,
+                   127, 128, 3071, 3072, 3073, 3095, 3096, 3097, 3167, 3168, 3169, 6144, 6263}) {
     for (size_t src_off = 0; src_off < 16; src_off++) {
       for (size_t dst_off = 0; dst_off < 16; dst_off++) check(n, src_off, dst_off);
     }
