@@ -1,6 +1,8 @@
 // CRC32C (Castagnoli), as used by LevelDB, RocksDB and ext4. Uses the SSE4.2
 // or ARMv8 CRC instruction when the CPU has it, a slicing-by-8 table otherwise;
-// Combine uses the carry-less multiply instruction (x86 PCLMULQDQ) when there.
+// Combine uses the carry-less multiply instruction (x86 PCLMULQDQ) when there,
+// and so do Extend and ExtendCopy from 96 bytes, to run three CRC chains over
+// three lanes at once and fold them into one.
 #ifndef COMMITLOG_CORE_CRC32C_H_
 #define COMMITLOG_CORE_CRC32C_H_
 

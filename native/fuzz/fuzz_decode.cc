@@ -1,6 +1,8 @@
 // libFuzzer target: the pure decoders (batch header + frames, checkpoint)
 // on arbitrary bytes. Must never crash, read out of bounds, or accept bytes
-// whose checksum does not match.
+// whose checksum does not match; and the CRC they rely on agrees with the
+// portable one on those bytes.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -31,5 +33,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   Checkpoint cp;
   DecodeCheckpoint(std::string(p, size), &cp);
+  // Extend and ExtendCopy (three lanes from 96 bytes) against the table:
+  // the first byte picks the misalignments, the next four the initial CRC.
+  size_t src_off = size > 0 ? std::min<size_t>(data[0] & 15, size) : 0;
+  size_t dst_off = size > 0 ? data[0] >> 4 : 0;
+  uint32_t init = size >= 5 ? DecodeFixed32(p + 1) : 0;
+  size_t n = size - src_off;
+  uint32_t want = crc32c::ExtendPortable(init, p + src_off, n);
+  if (crc32c::Extend(init, p + src_off, n) != want) abort();
+  std::string dst(dst_off + n, '\0');
+  if (crc32c::ExtendCopy(init, &dst[dst_off], p + src_off, n) != want) abort();
+  if (dst.compare(dst_off, n, p + src_off, n) != 0) abort();
   return 0;
 }
