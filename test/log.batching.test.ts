@@ -13,12 +13,22 @@ describe('batching', () => {
     // Woken at the first append, the flusher used to take a few records and
     // sync them alone while the rest of the tick staged the others.
     const log = await CommitLog.open(tmpDir(), { sync: 'fdatasync' });
+    // A flusher not parked yet (just started, or back from publishing the
+    // last round) takes what is staged without a kick: one append first,
+    // and a few split rounds allowed for a loaded machine (seen: 2 of 8
+    // runs split one round with two CPU hogs running). Woken at the first
+    // append, nearly every round split.
+    await log.append(record);
+    let split = 0;
     for (let round = 0; round < 30; round++) {
       const before = log.stats().batches;
       const seqs = await Promise.all(Array.from({ length: 48 }, () => log.append(record)));
-      expect(seqs).toEqual(Array.from({ length: 48 }, (_, i) => round * 48 + i));
-      expect(log.stats().batches - before, `round ${round}`).toBe(1);
+      expect(seqs).toEqual(Array.from({ length: 48 }, (_, i) => 1 + round * 48 + i));
+      const batches = log.stats().batches - before;
+      expect(batches, `round ${round}`).toBeLessThanOrEqual(2);
+      if (batches > 1) split++;
     }
+    expect(split, 'rounds written as two batches').toBeLessThanOrEqual(3);
     await log.close();
   });
 
@@ -26,6 +36,8 @@ describe('batching', () => {
     // Callers resumed together reach append after different numbers of
     // awaits: the kick waits for a turn that appended nothing.
     const log = await CommitLog.open(tmpDir(), { sync: 'fdatasync' });
+    await log.append(record); // see above
+    let split = 0;
     for (let round = 0; round < 10; round++) {
       const before = log.stats().batches;
       await Promise.all(
@@ -34,9 +46,12 @@ describe('batching', () => {
           return i % 2 ? log.append(record) : log.appendMany([record, record]);
         }),
       );
-      expect(log.stats().batches - before, `round ${round}`).toBe(1);
+      const batches = log.stats().batches - before;
+      expect(batches, `round ${round}`).toBeLessThanOrEqual(2);
+      if (batches > 1) split++;
     }
-    expect(log.stats().appendedSeq).toBe(10 * 60);
+    expect(split, 'rounds written as two batches').toBeLessThanOrEqual(1);
+    expect(log.stats().appendedSeq).toBe(1 + 10 * 60);
     await log.close();
   });
 
