@@ -44,6 +44,9 @@ export type Bytes = Uint8Array | ArrayBuffer | ArrayBufferView | string;
 /** The native handle behind a CommitLog; not exported by the package (tests reach it). */
 export const kHandle = Symbol('commitlog.handle');
 const COMPACT_AT = 4096;
+// The most microtask passes the kick waits for a quiet one (see #kickLater):
+// callers resumed by one batch append within a few dozen awaits.
+const KICK_MAX_PASSES = 64;
 
 interface Waiter {
   records: Uint8Array[];
@@ -101,13 +104,18 @@ export class CommitLog {
   // The flusher's wake-up for this tick's appends (kick): queued at the
   // first one, run once a whole pass of the microtask queue appended
   // nothing more. Callers resumed by the same batch reach append after
-  // different numbers of awaits.
+  // different numbers of awaits. A producer that appends in every pass
+  // (`log.append(x); await null;` in a loop) never leaves one quiet: after
+  // KICK_MAX_PASSES passes the kick runs all the same, or its records would
+  // stay unwritten until the loop ends or 64 KiB is staged.
   #appends = 0;
   #kickQueued = false;
   #kickSeen = -1;
+  #kickPasses = 0;
   readonly #kickLater = (): void => {
-    if (this.#appends !== this.#kickSeen) {
+    if (this.#appends !== this.#kickSeen && this.#kickPasses < KICK_MAX_PASSES) {
       this.#kickSeen = this.#appends;
+      this.#kickPasses++;
       queueMicrotask(this.#kickLater);
       return;
     }
@@ -530,6 +538,7 @@ export class CommitLog {
       // one (callers still awaiting) may append yet.
       this.#kickQueued = true;
       this.#kickSeen = -1;
+      this.#kickPasses = 0;
       queueMicrotask(this.#kickLater);
     }
     this.#pendFirst.push(first);

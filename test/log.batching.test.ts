@@ -18,13 +18,23 @@ describe('batching', () => {
     // Woken at the first append, the flusher used to take a few records and
     // sync them alone while the rest of the tick staged the others.
     const log = await CommitLog.open(tmpDir(), { sync: 'fdatasync' });
+    // A flusher not parked yet (just started, or back from publishing the
+    // last round) takes what is staged without a kick: one append first,
+    // and a few split rounds allowed for a loaded machine (seen: 2 of 8
+    // runs split one round with two CPU hogs running). Woken at the first
+    // append, nearly every round split.
+    await log.append(record);
+    let split = 0;
     for (let round = 0; round < 30; round++) {
       await parked();
       const before = log.stats().batches;
       const seqs = await Promise.all(Array.from({ length: 48 }, () => log.append(record)));
-      expect(seqs).toEqual(Array.from({ length: 48 }, (_, i) => round * 48 + i));
-      expect(log.stats().batches - before, `round ${round}`).toBe(1);
+      expect(seqs).toEqual(Array.from({ length: 48 }, (_, i) => 1 + round * 48 + i));
+      const batches = log.stats().batches - before;
+      expect(batches, `round ${round}`).toBeLessThanOrEqual(2);
+      if (batches > 1) split++;
     }
+    expect(split, 'rounds written as two batches').toBeLessThanOrEqual(3);
     await log.close();
   });
 
@@ -32,6 +42,8 @@ describe('batching', () => {
     // Callers resumed together reach append after different numbers of
     // awaits: the kick waits for a turn that appended nothing.
     const log = await CommitLog.open(tmpDir(), { sync: 'fdatasync' });
+    await log.append(record); // see above
+    let split = 0;
     for (let round = 0; round < 10; round++) {
       await parked();
       const before = log.stats().batches;
@@ -41,9 +53,12 @@ describe('batching', () => {
           return i % 2 ? log.append(record) : log.appendMany([record, record]);
         }),
       );
-      expect(log.stats().batches - before, `round ${round}`).toBe(1);
+      const batches = log.stats().batches - before;
+      expect(batches, `round ${round}`).toBeLessThanOrEqual(2);
+      if (batches > 1) split++;
     }
-    expect(log.stats().appendedSeq).toBe(10 * 60);
+    expect(split, 'rounds written as two batches').toBeLessThanOrEqual(1);
+    expect(log.stats().appendedSeq).toBe(1 + 10 * 60);
     await log.close();
   });
 
@@ -55,6 +70,29 @@ describe('batching', () => {
     for (let i = 0; i < 16_000; i++) all.push(log.append(record));
     await Promise.all(all);
     expect(log.stats().batches).toBeGreaterThan(1);
+    await log.close();
+  });
+
+  it('writes the records of a producer that appends in every microtask turn while it goes on', async () => {
+    // `for (...) { log.append(x); await null; }` leaves no turn without an
+    // append, so waiting for a quiet turn waits as long as the loop runs:
+    // its 1,000 one-byte records (5 KB staged, far below 64 KiB) used to
+    // stay unwritten for the whole second the loop took. The kick waits a
+    // bounded number of turns instead.
+    const log = await CommitLog.open(tmpDir(), { sync: 'fdatasync' });
+    const all: Promise<number>[] = [];
+    let writtenAt = -1;
+    for (let turn = 0; turn < 1000 && writtenAt < 0; turn++) {
+      all.push(log.append('x'));
+      const until = performance.now() + 1; // the turn's own work
+      while (performance.now() < until);
+      // The native durable end: the façade's moves only between ticks.
+      if (log.stats().durableSeq > 0) writtenAt = turn;
+      await null;
+    }
+    await Promise.all(all);
+    expect(writtenAt, 'the turn by which the first record was durable').toBeGreaterThanOrEqual(0);
+    expect(writtenAt).toBeLessThan(500);
     await log.close();
   });
 
