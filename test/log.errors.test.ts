@@ -60,6 +60,10 @@ describe('a failed sync (fail-stop)', () => {
       );
     const a = settle('a', log.append(recordBytes(1)));
     const b = settle('b', log.appendMany([recordBytes(2), recordBytes(3)]));
+    // The flusher is woken at the end of the tick's appends (the kick, a
+    // microtask: lib/log.ts), so let microtasks run, but no macrotask: the
+    // failure's notification must not reach JavaScript before c and d.
+    for (let i = 0; i < 4; i++) await null;
     blockUntilSteps(2); // the write and the failed fdatasync of a and b's batch
     const c = settle('c', log.append(recordBytes(4)));
     const d = settle('d', log.appendMany([recordBytes(5)]));
