@@ -149,7 +149,10 @@ export interface StoredRecord {
   data: Buffer;
 }
 
-/** `fn` again while a cluster elects a leader (up to 40 times, 250 ms apart). */
+/**
+ * `fn` again while a cluster elects a leader (up to 120 times, 250 ms apart: a
+ * node resumed from SIGSTOP kept JetStream unavailable for over 10 s in CI).
+ */
 async function retried<T>(fn: () => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
     try {
@@ -158,7 +161,7 @@ async function retried<T>(fn: () => Promise<T>): Promise<T> {
       const e = err as Error & { code?: number };
       // A timeout, "JetStream system temporarily unavailable", no responders: a cluster electing.
       const transient = e?.name === 'TimeoutError' || e?.code === 10008 || /no responders|temporarily unavailable/i.test(e?.message ?? '');
-      if (i >= 40 || !transient) throw err;
+      if (i >= 120 || !transient) throw err;
       await new Promise((r) => setTimeout(r, 250));
     }
   }
