@@ -77,6 +77,22 @@ describe('commitlog repair', () => {
     expect(snapshot(dir)).toEqual(before);
   });
 
+  it('says what the next open will still do to a clean log (a leftover temporary file here)', async () => {
+    const dir = tmpDir();
+    await makeLog(dir, 10);
+    fs.writeFileSync(path.join(dir, 'prepared-7.tmp'), '');
+    const before = snapshot(dir);
+    for (const args of [['--dry-run'], []]) {
+      const r = await run('repair', ...args, dir);
+      expect(r.code).toBe(0);
+      expect(r.stdout.toString()).toContain('nothing to repair');
+      expect(r.stdout.toString()).toMatch(/note: 1 leftover temporary file\(s\); the next open removes them/);
+    }
+    const j = await run('repair', '--json', dir);
+    expect(JSON.parse(j.stdout.toString()).notes).toEqual(['1 leftover temporary file(s); the next open removes them']);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
   it('refuses a log a writer in another process holds, naming it, exit 8, and changes nothing', async () => {
     const dir = tmpDir();
     const writer = new Writer();

@@ -55,7 +55,12 @@ async function repair(dir: string, opts: RepairOptions): Promise<void> {
   const v = await verifyLog(dir);
   const report = async (value: object, line: string) => (opts.json ? outJson(value) : out(`${line}\n`));
   if (v.verdict === 'clean') {
-    await report({ dir, verdict: v.verdict, repaired: false }, `${dir}: clean, nothing to repair`);
+    // What the next open still does to a clean log (an interrupted truncateFrom, say) is not a
+    // repair, but it changes files: say so, as verify does.
+    await report(
+      { dir, verdict: v.verdict, repaired: false, notes: v.notes },
+      [`${dir}: clean, nothing to repair`, ...v.notes.map((n) => `  note: ${n}`)].join('\n'),
+    );
     return;
   }
   const holder = lockHolder(dir);
