@@ -93,7 +93,7 @@ AppendResult Committer::Append(const char* const* data, const size_t* lens, size
   next_seq_ += n;
   pending_bytes_ += need;
   // A flusher with the write turn takes these when it hands the turn on.
-  bool wake = idle_flushers_ > 0 && !writing_ && returning_ == 0 && WriteDue() &&
+  bool wake = WakeDue() &&
               (wake_policy == Wake::kNow || active_.payload_bytes() >= kWakeLaterBytes);
   l.unlock();
   if (wake) flusher_cv_.notify_one();
@@ -102,7 +102,7 @@ AppendResult Committer::Append(const char* const* data, const size_t* lens, size
 
 void Committer::Kick() {
   std::unique_lock<std::mutex> l(mu_);
-  bool wake = idle_flushers_ > 0 && !writing_ && returning_ == 0 && WriteDue();
+  bool wake = WakeDue();
   l.unlock();
   if (wake) flusher_cv_.notify_one();
 }
@@ -166,7 +166,7 @@ void Committer::FlusherLoop(Flusher* f) {
     // batches before this one settle (they may be durable): nothing more is
     // written meanwhile.
     if (!s.ok()) write_failed_ = true;
-    if (idle_flushers_ > 0 && returning_ == 0 && WriteDue()) flusher_cv_.notify_one();
+    if (WakeDue()) flusher_cv_.notify_one();
     // Syncs run one at a time, in sequence order: this one starts once the
     // batch before it is durable, and covers everything written by then.
     // Concurrent syncs would each pay the device's flush; serial ones let
@@ -220,6 +220,10 @@ void Committer::FlusherLoop(Flusher* f) {
   }
   // Gone: Quiesce and Stop must not wait for this one.
   idle_cv_.notify_all();
+}
+
+bool Committer::WakeDue() const {
+  return idle_flushers_ > 0 && !writing_ && returning_ == 0 && WriteDue();
 }
 
 bool Committer::WriteDue() const {

@@ -154,6 +154,9 @@ class Committer {
   Status WriteBatch(Flusher* f, uint64_t base_seq, Written* w);
   // Under mu_: whether a flusher should take the write turn now.
   bool WriteDue() const;
+  // Under mu_: whether an idle flusher should be woken for it (one that has
+  // the turn, or is back from publishing, takes what is due itself).
+  bool WakeDue() const;
   // The staged bytes from which a batch is written while another syncs.
   static constexpr size_t kOverlapMinBytes = 64 << 10;
   // Blocks until every batch below seq is published, or the log failed.

@@ -106,6 +106,17 @@ inline uint64_t TakeWord(char* dst, const char* src, size_t i) {
   return v;
 }
 
+// The next sizeof(W) bytes of a tail, as TakeWord, advancing both pointers.
+template <typename W, bool kCopy>
+inline W TakeTail(char** dst, const char** src) {
+  W v;
+  std::memcpy(&v, *src, sizeof(W));
+  if (kCopy) std::memcpy(*dst, &v, sizeof(W));
+  *src += sizeof(W);
+  if (kCopy) *dst += sizeof(W);
+  return v;
+}
+
 // One crc32 instruction after another over src[i, n), each waiting for the
 // last (3 cycles each). No alignment prologue: dst and src are rarely aligned
 // alike, and unaligned 8-byte access costs the same on x86. A tail of under
@@ -123,22 +134,8 @@ __attribute__((target("sse4.2"))) inline uint64_t ChainSse42(uint64_t c, char* d
     if (kCopy) dst += 8;
   }
   if (left == 0) return c;
-  if (left & 4) {
-    uint32_t v;
-    std::memcpy(&v, src, 4);
-    if (kCopy) std::memcpy(dst, &v, 4);
-    c = _mm_crc32_u32(static_cast<uint32_t>(c), v);
-    src += 4;
-    if (kCopy) dst += 4;
-  }
-  if (left & 2) {
-    uint16_t v;
-    std::memcpy(&v, src, 2);
-    if (kCopy) std::memcpy(dst, &v, 2);
-    c = _mm_crc32_u16(static_cast<uint32_t>(c), v);
-    src += 2;
-    if (kCopy) dst += 2;
-  }
+  if (left & 4) c = _mm_crc32_u32(static_cast<uint32_t>(c), TakeTail<uint32_t, kCopy>(&dst, &src));
+  if (left & 2) c = _mm_crc32_u16(static_cast<uint32_t>(c), TakeTail<uint16_t, kCopy>(&dst, &src));
   if (left & 1) {
     uint8_t v = static_cast<uint8_t>(*src);
     if (kCopy) *dst = static_cast<char>(v);
