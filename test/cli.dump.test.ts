@@ -122,8 +122,15 @@ describe('commitlog tail', () => {
     let err = '';
     tail.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((resolve) => tail.on('exit', (code) => resolve(code)));
+    // One listener for the whole run: a chunk emitted while no `once` listener
+    // was attached (two in one tick) was lost, and the test hung.
+    let more: () => void = () => {};
+    tail.stdout.on('data', (d) => {
+      out += d;
+      more();
+    });
     const lines = async (n: number) => {
-      while (out.split('\n').length - 1 < n) await new Promise((r) => tail.stdout.once('data', (d) => r((out += d))));
+      while (out.split('\n').length - 1 < n) await new Promise<void>((r) => (more = r));
     };
     await lines(2);
     await writer.append('after', 0, 20);
