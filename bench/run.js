@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// npm run bench        quick: 1 KiB records at 1, 64 and 1024 callers, 64 KiB at 64 (~5 minutes)
+// npm run bench        quick: 1 KiB records at 1, 64 and 1024 callers, 64 KiB at 64, and a log in steady state (~7 minutes)
 // npm run bench:full   the whole matrix: 1..1024 callers, 100 B / 1 KiB / 16 KiB / 64 KiB, appendMany, all sync modes
 // npm run bench:peers  lmdb, classic-level and better-sqlite3 (bench/peers, own package.json) at 1, 64, 1024 callers
 // Options (bench/lib/options.js): --out DIR, --only contender[:callers[:bytes]].
@@ -51,6 +51,10 @@ function cells() {
       for (const c of ['plain-async', 'js-group-commit', 'commitlog', 'commitlog-fdatasync']) out.push({ contender: c, conc, size: 1024 });
     }
     for (const c of ['js-group-commit', 'commitlog', 'commitlog-fdatasync']) out.push({ contender: c, conc: 64, size: 65536 });
+    // The same log in steady state (retention, recycled segments): what a
+    // queue or Raft log runs as once its retention bound is reached.
+    for (const conc of [64, 1024]) out.push({ contender: 'commitlog-steady', conc, size: 1024 });
+    out.push({ contender: 'commitlog-steady', conc: 64, size: 65536 });
     return out;
   }
   const out = [];
@@ -86,6 +90,7 @@ function measureCell(cell, ceilingBin) {
   const pick = runs.sort((a, b) => a.recordsPerSec - b.recordsPerSec)[Math.floor(runs.length / 2)];
   pick.recordsPerSecRuns = runs.map((r) => Math.round(r.recordsPerSec));
   pick.mainThreadUsPerRecord = median(runs.map((r) => r.mainThreadUsPerRecord));
+  if (runs.every((r) => r.mainThreadCpuUsPerRecord != null)) pick.mainThreadCpuUsPerRecord = median(runs.map((r) => r.mainThreadCpuUsPerRecord));
   // Right after the cell: this disk's speed drifts over a run.
   const plan = ceilingPlan(pick);
   if (plan) pick.ceiling = runCeiling(ceilingBin(), dataDir, plan, pick.recordsPerBatch);

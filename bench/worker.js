@@ -10,6 +10,18 @@ const { performance } = require('node:perf_hooks');
 const contenders = { ...require('./contenders') };
 if (fs.existsSync(path.join(__dirname, 'peers', 'node_modules'))) Object.assign(contenders, require('./peers/contenders'));
 
+// The main thread's own CPU time in ns (Linux: the first field of
+// /proc/thread-self/schedstat, read on the main thread), or NaN. Unlike
+// event-loop utilization it leaves out time the thread was runnable but
+// preempted, such as by a flusher it just woke on its own core.
+function mainThreadCpuNs() {
+  try {
+    return Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+  } catch {
+    return NaN;
+  }
+}
+
 async function main() {
   const [name, concArg, sizeArg, secondsArg, baseDir, groupArg] = process.argv.slice(2);
   const concurrency = Number(concArg);
@@ -32,11 +44,13 @@ async function main() {
   let measuring = false;
   let t0 = 0;
   let elu0;
+  let cpu0 = NaN;
   let base = { syncs: 0, batches: 0, bytesWritten: 0, directBatches: 0, overlappedBatches: 0 };
   function startMeasuring(now) {
     measuring = true;
     t0 = now;
     elu0 = performance.eventLoopUtilization();
+    cpu0 = mainThreadCpuNs();
     const s = target.stats();
     base = { syncs: s.syncs, batches: s.batches, bytesWritten: s.bytesWritten, directBatches: s.directBatches ?? 0, overlappedBatches: s.overlappedBatches ?? 0 };
   }
@@ -60,6 +74,7 @@ async function main() {
   await Promise.all(Array.from({ length: n }, caller));
   const seconds = (performance.now() - t0) / 1000;
   const elu = performance.eventLoopUtilization(elu0);
+  const cpuNs = mainThreadCpuNs() - cpu0;
   const s = target.stats();
   await target.close();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -83,7 +98,10 @@ async function main() {
       batches,
       recordsPerBatch: batches > 0 ? records / batches : 0,
       batchBytes: batches > 0 ? (s.bytesWritten - base.bytesWritten) / batches : 0,
+      // Event-loop busy time (wall clock, preemption included) and the main
+      // thread's CPU time, per record.
       mainThreadUsPerRecord: records > 0 ? (elu.active * 1000) / records : 0,
+      mainThreadCpuUsPerRecord: records > 0 && Number.isFinite(cpuNs) ? cpuNs / 1000 / records : null,
       peakRssMb: process.resourceUsage().maxRSS / 1024,
       durability: target.durability,
       // What bench/ceiling.c needs to replay this cell's I/O.

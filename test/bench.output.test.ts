@@ -167,6 +167,14 @@ describe('bench report', () => {
     expect(blocks[0].end - blocks[0].start + 1).toBe(2 + FIXTURE.length);
     expect(blocks[1].end - blocks[1].start + 1).toBe(2 + 2);
     expect(lines.find((l) => l.startsWith('| commitlog (default) | 64 |'))).toMatch(/\| 69% \|$/);
+    // Event-loop busy time and main-thread CPU, side by side; a run without
+    // the CPU figure (not Linux) leaves its cell empty.
+    const header = lines[blocks[0].start].split('|').map((c) => c.trim());
+    const row = lines.find((l) => l.startsWith('| commitlog (default) | 64 |'))!.split('|').map((c) => c.trim());
+    expect(row[header.indexOf('event loop busy µs/rec')]).toBe('1.10');
+    expect(row[header.indexOf('main-thread CPU µs/rec')]).toBe('');
+    const withCpu = renderReport([{ ...FIXTURE[3], mainThreadCpuUsPerRecord: 0.7 }], META).split('\n');
+    expect(withCpu.find((l) => l.startsWith('| commitlog (default) | 64 |'))!.split('|').map((c) => c.trim())[header.indexOf('main-thread CPU µs/rec')]).toBe('0.70');
   });
 });
 
@@ -184,6 +192,8 @@ describe('bench disk ceiling', () => {
     expect(ceilingPlan({ ...base, overlappedShare: 0.75 }).depth).toBe(2);
     expect(ceilingPlan({ ...base, syncMode: 'direct' })).toMatchObject({ directShare: 1, sync: 'dsync' });
     expect(ceilingPlan({ ...base, preallocate: 'none' }).states).toEqual(['append']);
+    // A log in steady state writes into recycled segments: written blocks only.
+    expect(ceilingPlan({ ...base, contender: 'commitlog-steady', preallocate: 'recycled' }).states).toEqual(['overwrite']);
     // At most 256 MiB replayed for a long cell of large batches.
     expect(ceilingPlan({ ...base, batchBytes: 1 << 20, batches: 10_000 }).batches).toBe(256);
   });

@@ -32,7 +32,8 @@ function ceilingPlan(r) {
     // Written blocks and fallocated ones: preallocate 'auto' uses either,
     // so the ceiling is the better of the two; a growing file when the
     // contender does not preallocate.
-    states: r.preallocate === 'none' ? ['append'] : ['overwrite', 'fallocate'],
+    // A log in steady state writes into recycled segments: written blocks.
+    states: r.preallocate === 'none' ? ['append'] : r.preallocate === 'recycled' ? ['overwrite'] : ['overwrite', 'fallocate'],
   };
 }
 

@@ -9,15 +9,15 @@ function mainTable(results) {
   const find = (name, conc, size) =>
     results.find((x) => x.contender === name && x.concurrency === conc && x.recordBytes === size && !x.group);
   const rows = [
-    '| contender | callers | record | records/s | runs (records/s) | MB/s | p50 µs | p99 µs | syncs/s | rec/batch | main-thread µs/rec | peak RSS MB | vs FileChannel style | vs JS group commit | vs disk ceiling |',
-    '|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| contender | callers | record | records/s | runs (records/s) | MB/s | p50 µs | p99 µs | syncs/s | rec/batch | event loop busy µs/rec | main-thread CPU µs/rec | peak RSS MB | vs FileChannel style | vs JS group commit | vs disk ceiling |',
+    '|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     const fc = find('filechannel', 1, r.recordBytes);
     const jg = find('js-group-commit', r.concurrency, r.recordBytes);
     const runs = (r.recordsPerSecRuns ?? []).map((x) => fmtCount(x)).join(', ');
     rows.push(
-      `| ${humanName(r.contender, r.group)} | ${r.concurrency} | ${fmtBytes(r.recordBytes)} | ${fmtCount(r.recordsPerSec)} | ${runs} | ${r.mbPerSec.toFixed(1)} | ${Math.round(r.latencyUsP50)} | ${Math.round(r.latencyUsP99)} | ${fmtCount(r.syncsPerSec)} | ${r.recordsPerBatch.toFixed(1)} | ${r.mainThreadUsPerRecord.toFixed(2)} | ${Math.round(r.peakRssMb)} | ${fc ? (r.recordsPerSec / fc.recordsPerSec).toFixed(1) + 'x' : ''} | ${jg ? (r.recordsPerSec / jg.recordsPerSec).toFixed(2) + 'x' : ''} | ${r.ceiling ? pct(r.recordsPerSec / r.ceiling.recordsPerSec) : ''} |`,
+      `| ${humanName(r.contender, r.group)} | ${r.concurrency} | ${fmtBytes(r.recordBytes)} | ${fmtCount(r.recordsPerSec)} | ${runs} | ${r.mbPerSec.toFixed(1)} | ${Math.round(r.latencyUsP50)} | ${Math.round(r.latencyUsP99)} | ${fmtCount(r.syncsPerSec)} | ${r.recordsPerBatch.toFixed(1)} | ${r.mainThreadUsPerRecord.toFixed(2)} | ${r.mainThreadCpuUsPerRecord == null ? '' : r.mainThreadCpuUsPerRecord.toFixed(2)} | ${Math.round(r.peakRssMb)} | ${fc ? (r.recordsPerSec / fc.recordsPerSec).toFixed(1) + 'x' : ''} | ${jg ? (r.recordsPerSec / jg.recordsPerSec).toFixed(2) + 'x' : ''} | ${r.ceiling ? pct(r.recordsPerSec / r.ceiling.recordsPerSec) : ''} |`,
     );
   }
   return rows;
