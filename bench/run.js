@@ -90,7 +90,9 @@ function measureCell(cell, ceilingBin) {
   const pick = runs.sort((a, b) => a.recordsPerSec - b.recordsPerSec)[Math.floor(runs.length / 2)];
   pick.recordsPerSecRuns = runs.map((r) => Math.round(r.recordsPerSec));
   pick.mainThreadUsPerRecord = median(runs.map((r) => r.mainThreadUsPerRecord));
-  if (runs.every((r) => r.mainThreadCpuUsPerRecord != null)) pick.mainThreadCpuUsPerRecord = median(runs.map((r) => r.mainThreadCpuUsPerRecord));
+  // Medians across the runs, like the event-loop figure; none when a run
+  // could not read its CPU time.
+  pick.mainThreadCpuUsPerRecord = runs.every((r) => r.mainThreadCpuUsPerRecord != null) ? median(runs.map((r) => r.mainThreadCpuUsPerRecord)) : null;
   // Right after the cell: this disk's speed drifts over a run.
   const plan = ceilingPlan(pick);
   if (plan) pick.ceiling = runCeiling(ceilingBin(), dataDir, plan, pick.recordsPerBatch);

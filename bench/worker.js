@@ -28,6 +28,8 @@ async function main() {
   const size = Number(sizeArg);
   const group = Number(groupArg ?? 0);
   const dir = fs.mkdtempSync(path.join(baseDir, `${name}-`));
+  // A cell that fails (its setup throws) leaves no files behind either.
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const target = await contenders[name](dir);
   const record = Buffer.alloc(size, 0x5a);
   const groupRecords = group > 0 ? Array.from({ length: group }, () => record) : undefined;
@@ -45,14 +47,22 @@ async function main() {
   let t0 = 0;
   let elu0;
   let cpu0 = NaN;
-  let base = { syncs: 0, batches: 0, bytesWritten: 0, directBatches: 0, overlappedBatches: 0 };
+  let base = { syncs: 0, batches: 0, bytesWritten: 0, directBatches: 0, overlappedBatches: 0, segmentsRolled: 0, segmentsRecycled: 0 };
   function startMeasuring(now) {
     measuring = true;
     t0 = now;
     elu0 = performance.eventLoopUtilization();
     cpu0 = mainThreadCpuNs();
     const s = target.stats();
-    base = { syncs: s.syncs, batches: s.batches, bytesWritten: s.bytesWritten, directBatches: s.directBatches ?? 0, overlappedBatches: s.overlappedBatches ?? 0 };
+    base = {
+      syncs: s.syncs,
+      batches: s.batches,
+      bytesWritten: s.bytesWritten,
+      directBatches: s.directBatches ?? 0,
+      overlappedBatches: s.overlappedBatches ?? 0,
+      segmentsRolled: s.segmentsRolled ?? 0,
+      segmentsRecycled: s.segmentsRecycled ?? 0,
+    };
   }
 
   async function caller() {
@@ -109,6 +119,10 @@ async function main() {
       preallocate: target.preallocate,
       directShare: batches > 0 ? ((s.directBatches ?? 0) - base.directBatches) / batches : 0,
       overlappedShare: batches > 0 ? ((s.overlappedBatches ?? 0) - base.overlappedBatches) / batches : 0,
+      // Segment rolls in the window, and recycled files prepared in it (a
+      // log in steady state prepares one per roll).
+      segmentsRolled: (s.segmentsRolled ?? 0) - base.segmentsRolled,
+      segmentsRecycled: (s.segmentsRecycled ?? 0) - base.segmentsRecycled,
     }) + '\n',
   );
 }

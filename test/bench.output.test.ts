@@ -77,6 +77,11 @@ describe('bench/run.js output', () => {
     expect(fs.readdirSync(out).sort()).toEqual(['results.json', 'results.md', 'throughput-1024.svg']);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
     expect(json.results.map((r: Fixture) => r.contender)).toEqual(['filechannel', 'plain-async']);
+    // The main thread's CPU time, read from /proc/thread-self/schedstat (Linux only).
+    for (const r of json.results) {
+      if (process.platform === 'linux') expect(r.mainThreadCpuUsPerRecord).toBeGreaterThan(0);
+      else expect(r.mainThreadCpuUsPerRecord).toBeNull();
+    }
   });
 
   it('writes a run to an untracked folder of its own unless --out says where', () => {
@@ -173,6 +178,10 @@ describe('bench report', () => {
     const row = lines.find((l) => l.startsWith('| commitlog (default) | 64 |'))!.split('|').map((c) => c.trim());
     expect(row[header.indexOf('event loop busy µs/rec')]).toBe('1.10');
     expect(row[header.indexOf('main-thread CPU µs/rec')]).toBe('');
+    // A steady-state cell's ceiling has written blocks only: its fallocated cell is empty.
+    const steady = { ...FIXTURE[3], contender: 'commitlog-steady', ceiling: { ...withCeiling[3].ceiling, byState: { overwrite: { recordsPerSec: 250_000, batchUsP50: 150 } } } };
+    const steadyRow = renderReport([steady], META).split('\n').filter((l) => l.startsWith('| commitlog (default), steady state'))[1].split('|').map((c) => c.trim());
+    expect(steadyRow.slice(8, 10)).toEqual(['250.0k (150)', '']);
     const withCpu = renderReport([{ ...FIXTURE[3], mainThreadCpuUsPerRecord: 0.7 }], META).split('\n');
     expect(withCpu.find((l) => l.startsWith('| commitlog (default) | 64 |'))!.split('|').map((c) => c.trim())[header.indexOf('main-thread CPU µs/rec')]).toBe('0.70');
   });
