@@ -28,7 +28,7 @@ async function main() {
   const size = Number(sizeArg);
   const group = Number(groupArg ?? 0);
   const dir = fs.mkdtempSync(path.join(baseDir, `${name}-`));
-  // A cell that fails (its setup throws) leaves no files behind either.
+  // Removed at exit, whether the cell ran or failed.
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const target = await contenders[name](dir);
   const record = Buffer.alloc(size, 0x5a);
@@ -87,7 +87,6 @@ async function main() {
   const cpuNs = mainThreadCpuNs() - cpu0;
   const s = target.stats();
   await target.close();
-  fs.rmSync(dir, { recursive: true, force: true });
   const lat = Array.from(latencies.subarray(0, nLat)).sort((a, b) => a - b);
   const q = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] * 1000 : 0);
   const batches = s.batches - base.batches;

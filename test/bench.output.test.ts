@@ -15,6 +15,8 @@ const { parseRunArgs, cellMatches } = requireBench('./lib/options');
 const { renderReport } = requireBench('./lib/report');
 const { throughputSpec, renderCharts } = requireBench('./lib/charts');
 const { ceilingPlan } = requireBench('./lib/ceiling');
+const { humanName } = requireBench('./lib/names');
+const contenders = requireBench('./contenders');
 
 interface Fixture {
   contender: string;
@@ -114,6 +116,15 @@ describe('bench/run.js output', () => {
   });
 });
 
+describe('bench contender names', () => {
+  it('gives every contender a name of its own (tables and charts go by the name)', () => {
+    const ids = Object.keys(contenders);
+    const names = ids.map((id) => humanName(id));
+    expect(names.filter((n) => ids.includes(n))).toEqual([]);
+    expect(new Set(names).size).toBe(ids.length);
+  });
+});
+
 describe('bench charts', () => {
   it('draws an SVG with labelled log axes and the contenders by their human names', async () => {
     const charts: Array<[string, string]> = await renderCharts(FIXTURE, META);
@@ -180,7 +191,7 @@ describe('bench report', () => {
     expect(row[header.indexOf('main-thread CPU µs/rec')]).toBe('');
     // A steady-state cell's ceiling has written blocks only: its fallocated cell is empty.
     const steady = { ...FIXTURE[3], contender: 'commitlog-steady', ceiling: { ...withCeiling[3].ceiling, byState: { overwrite: { recordsPerSec: 250_000, batchUsP50: 150 } } } };
-    const steadyRow = renderReport([steady], META).split('\n').filter((l) => l.startsWith('| commitlog (default), steady state'))[1].split('|').map((c) => c.trim());
+    const steadyRow = renderReport([steady], META).split('\n').filter((l) => l.startsWith('| commitlog (default), steady state (recycled segments) |'))[1].split('|').map((c) => c.trim());
     expect(steadyRow.slice(8, 10)).toEqual(['250.0k (150)', '']);
     const withCpu = renderReport([{ ...FIXTURE[3], mainThreadCpuUsPerRecord: 0.7 }], META).split('\n');
     expect(withCpu.find((l) => l.startsWith('| commitlog (default) | 64 |'))!.split('|').map((c) => c.trim())[header.indexOf('main-thread CPU µs/rec')]).toBe('0.70');
