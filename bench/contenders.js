@@ -85,12 +85,12 @@ async function jsGroupCommit(dir) {
   };
 }
 
-/** commitlog, in the given sync mode. */
-function commitlog(sync, preallocate) {
+/** commitlog, in the given sync mode, with `more` options. */
+function commitlog(sync, preallocate, more = {}) {
   return async (dir) => {
     const { CommitLog } = require('../dist');
     const maxPendingBytes = process.env.BENCH_MAX_PENDING_BYTES ? Number(process.env.BENCH_MAX_PENDING_BYTES) : undefined;
-    const log = await CommitLog.open(path.join(dir, 'log'), { sync, preallocate, maxPendingBytes });
+    const log = await CommitLog.open(path.join(dir, 'log'), { sync, preallocate, maxPendingBytes, ...more });
     return {
       syncMode: sync ?? 'auto',
       preallocate: preallocate ?? 'auto',
@@ -110,7 +110,7 @@ function commitlog(sync, preallocate) {
  * case, which a log that only grows never has (each new block costs a
  * zero-fill or an extent conversion at its sync).
  */
-function commitlogSteady() {
+function commitlogSteady(more = {}) {
   return async (dir) => {
     const { CommitLog } = require('../dist');
     const segmentBytes = 64 << 20;
@@ -118,6 +118,7 @@ function commitlogSteady() {
       segmentBytes,
       recycleSegments: 2,
       retention: { maxBytes: 2 * segmentBytes },
+      ...more,
     });
     // Fill the ring: 64 KiB records, 64 at a time, until a recycled file was
     // prepared and then rolled to (two recycled preparations: the first is
@@ -164,4 +165,7 @@ module.exports = {
   'commitlog-auto-zero': commitlog(undefined, 'zero'),
   'commitlog-auto-fallocate': commitlog(undefined, 'fallocate'),
   'commitlog-steady': commitlogSteady(),
+  // The alternative the default is measured against: two batches in flight.
+  'commitlog-inflight2': commitlog(undefined, undefined, { batchesInFlight: 2 }),
+  'commitlog-steady-inflight2': commitlogSteady({ batchesInFlight: 2 }),
 };

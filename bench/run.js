@@ -55,6 +55,12 @@ function cells() {
     // queue or Raft log runs as once its retention bound is reached.
     for (const conc of [64, 1024]) out.push({ contender: 'commitlog-steady', conc, size: 1024 });
     out.push({ contender: 'commitlog-steady', conc: 64, size: 65536 });
+    // The default (one batch in flight) beside two in flight, where the
+    // second can matter: large batches.
+    out.push({ contender: 'commitlog-inflight2', conc: 1024, size: 1024 });
+    out.push({ contender: 'commitlog-inflight2', conc: 64, size: 65536 });
+    out.push({ contender: 'commitlog-steady-inflight2', conc: 1024, size: 1024 });
+    out.push({ contender: 'commitlog-steady-inflight2', conc: 64, size: 65536 });
     return out;
   }
   const out = [];

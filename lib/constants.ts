@@ -9,6 +9,7 @@ export const DEFAULT_PREALLOCATE = 'auto';
 export const DEFAULT_RECOVERY = 'strict';
 export const DEFAULT_BROKEN_BYTES_MAX = 1024 * 1024;
 export const DEFAULT_RECYCLE_SEGMENTS = 2;
+export const DEFAULT_BATCHES_IN_FLIGHT = 1;
 /** Bounds of the period of retention's age timer (a quarter of maxAgeMs). */
 export const RETENTION_PERIOD_MIN_MS = 1000;
 export const RETENTION_PERIOD_MAX_MS = 60_000;

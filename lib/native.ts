@@ -297,6 +297,7 @@ export interface NativeOpenOptions {
   maxBatchDelayMicros: number;
   brokenBytesMax: number;
   recycleSegments: number;
+  batchesInFlight: number;
   create: boolean;
   /** Permission bits of new files; undefined: an existing log's, else 0o600. */
   mode?: number;

@@ -14,7 +14,8 @@ import { segmentFiles, tmpDir, useFaultAddon } from './helpers';
 const { lib, fault } = await useFaultAddon();
 
 const EIO = 5;
-const OPTS = { sync: 'auto' as const, segmentBytes: 8 * 1024 * 1024, preallocate: 'zero' as const };
+// Two batches in flight is an option (the default is one): these runs choose it.
+const OPTS = { sync: 'auto' as const, segmentBytes: 8 * 1024 * 1024, preallocate: 'zero' as const, batchesInFlight: 2 as const };
 const CALLERS = 6;
 const PER_CALLER = 8;
 

@@ -34,6 +34,10 @@ describe('CommitLog.open() arguments', () => {
     [{ recovery: 'skip' }, RangeError, 'ERR_INVALID_ARG_VALUE'],
     [{ create: 'no' }, TypeError, 'ERR_INVALID_ARG_TYPE'],
     [{ segmentSize: 1 }, RangeError, 'ERR_INVALID_ARG_VALUE'],
+    [{ batchesInFlight: 0 }, RangeError, 'ERR_OUT_OF_RANGE'],
+    [{ batchesInFlight: 3 }, RangeError, 'ERR_OUT_OF_RANGE'],
+    [{ batchesInFlight: 1.5 }, RangeError, 'ERR_OUT_OF_RANGE'],
+    [{ batchesInFlight: '2' }, TypeError, 'ERR_INVALID_ARG_TYPE'],
   ])('rejects options %j', async (options, cls, code) => {
     const err = await CommitLog.open(tmpDir(), options as any).catch((e) => e);
     expect(err).toBeInstanceOf(cls);

@@ -10,8 +10,9 @@ const { lib, fault } = await useFaultAddon();
 
 const EIO = 5;
 // Batches well past the 64 KiB from which the next one is written while the
-// previous one syncs; one segment, so no roll waits for the syncs.
-const OPTS = { sync: 'auto' as const, segmentBytes: 8 * 1024 * 1024, preallocate: 'zero' as const };
+// previous one syncs; one segment, so no roll waits for the syncs. Two in
+// flight is an option (the default is one): these runs choose it.
+const OPTS = { sync: 'auto' as const, segmentBytes: 8 * 1024 * 1024, preallocate: 'zero' as const, batchesInFlight: 2 as const };
 const CALLERS = 6;
 const PER_CALLER = 5;
 

@@ -71,14 +71,17 @@ function lifePlan(rand: Rand): Plan {
 function logOptions(rand: Rand, big: boolean) {
   const r = rand();
   return {
-    // A big life's batches pass 64 KiB: two of them in flight, and (with
-    // 'auto') written with O_DIRECT.
+    // A big life's batches pass 64 KiB: with batchesInFlight 2, two of them
+    // in flight, and (with 'auto') written with O_DIRECT.
     segmentBytes: big ? 512 * 1024 : 64 * 1024,
     alignBytes: rand() < 0.5 ? 512 : 4096,
     preallocate: (['zero', 'none', 'fallocate', 'auto'] as const)[Math.floor(rand() * 4)],
     sync: r < 0.35 ? ('auto' as const) : r < 0.65 ? ('fdatasync' as const) : r < 0.8 ? ('fsync' as const) : ('none' as const),
     // Segments freed by truncateBefore and retention reused (the default, 2), or not.
     recycleSegments: [0, 1, 2][Math.floor(rand() * 3)],
+    // One batch in flight (the default) or two: a big life with two writes
+    // the next batch while the previous one syncs.
+    batchesInFlight: rand() < 0.5 ? (1 as const) : (2 as const),
   };
 }
 

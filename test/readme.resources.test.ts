@@ -34,18 +34,20 @@ describe.runIf(process.platform === 'linux')('what one open log costs', () => {
     await log.append('warm up');
     await log.close();
   });
-  const cases: Array<[SyncMode, number, string[], string[]]> = [
-    // mode, flusher threads (plus one preparer), descriptors after small batches, after a 64 KiB+ batch
-    ['auto', 2, ['HEAD', 'LOCK', 'segment'], ['HEAD', 'LOCK', 'segment', 'segment']],
-    ['fdatasync', 2, ['HEAD', 'LOCK', 'segment'], ['HEAD', 'LOCK', 'segment']],
-    ['direct', 1, ['HEAD', 'LOCK', 'segment'], ['HEAD', 'LOCK', 'segment']],
-    ['none', 1, ['HEAD', 'LOCK', 'segment'], ['HEAD', 'LOCK', 'segment']],
+  const cases: Array<[SyncMode, 1 | 2, number, string[], string[]]> = [
+    // mode, batchesInFlight, flusher threads (plus one preparer), descriptors after small batches, after a 64 KiB+ batch
+    ['auto', 1, 1, ['HEAD', 'LOCK', 'segment'], ['HEAD', 'LOCK', 'segment', 'segment']],
+    ['auto', 2, 2, ['HEAD', 'LOCK', 'segment'], ['HEAD', 'LOCK', 'segment', 'segment']],
+    ['fdatasync', 1, 1, ['HEAD', 'LOCK', 'segment'], ['HEAD', 'LOCK', 'segment']],
+    ['fdatasync', 2, 2, ['HEAD', 'LOCK', 'segment'], ['HEAD', 'LOCK', 'segment']],
+    ['direct', 2, 1, ['HEAD', 'LOCK', 'segment'], ['HEAD', 'LOCK', 'segment']],
+    ['none', 2, 1, ['HEAD', 'LOCK', 'segment'], ['HEAD', 'LOCK', 'segment']],
   ];
-  for (const [sync, flushers, small, large] of cases) {
-    it(`sync '${sync}': ${flushers} flusher thread(s) and a preparer, descriptors ${large.length}`, async () => {
+  for (const [sync, batchesInFlight, flushers, small, large] of cases) {
+    it(`sync '${sync}', batchesInFlight ${batchesInFlight}: ${flushers} flusher thread(s) and a preparer, descriptors ${large.length}`, async () => {
       const before = threads();
       const dir = fs.realpathSync(tmpDir());
-      const log = await CommitLog.open(dir, { sync });
+      const log = await CommitLog.open(dir, { sync, batchesInFlight });
       try {
         await Promise.all(Array.from({ length: 50 }, () => log.append(Buffer.alloc(100))));
         expect(threads() - before).toBe(flushers + 1);

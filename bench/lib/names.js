@@ -16,6 +16,8 @@ const HUMAN = {
   'commitlog-auto-zero': "commitlog (default sync, preallocate: 'zero')",
   'commitlog-auto-fallocate': "commitlog (default sync, preallocate: 'fallocate')",
   'commitlog-steady': 'commitlog (default), steady state (recycled segments)',
+  'commitlog-inflight2': 'commitlog (batchesInFlight: 2)',
+  'commitlog-steady-inflight2': 'commitlog (batchesInFlight: 2), steady state',
   'peer-lmdb': 'lmdb (synchronous commits)',
   'peer-classic-level': 'classic-level (sync: true)',
   'peer-sqlite-single': 'better-sqlite3 (one INSERT per record)',

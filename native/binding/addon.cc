@@ -79,6 +79,7 @@ bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
   double pending = static_cast<double>(opt->max_pending_bytes), delay = opt->max_batch_delay_us;
   double broken = static_cast<double>(opt->broken_bytes_max);
   double recycle = opt->recycle_segments;
+  double in_flight = opt->batches_in_flight;
   bool ok = ParseEnum(o, "sync", kSync, 5, &sync) && ParseEnum(o, "preallocate", kPrealloc, 4, &prealloc) &&
             ParseEnum(o, "recovery", kRecovery, 2, &recovery) &&
             ParseNumber(o, "alignBytes", format::kMinAlign, format::kMaxAlign, &align) &&
@@ -86,7 +87,8 @@ bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
             ParseNumber(o, "maxPendingBytes", 1, 1ull << 30, &pending) &&
             ParseNumber(o, "maxBatchDelayMicros", 0, 1e6, &delay) &&
             ParseNumber(o, "brokenBytesMax", 0, 1ull << 30, &broken) &&
-            ParseNumber(o, "recycleSegments", 0, 1024, &recycle);
+            ParseNumber(o, "recycleSegments", 0, 1024, &recycle) &&
+            ParseNumber(o, "batchesInFlight", 1, 2, &in_flight);
   uint32_t a = static_cast<uint32_t>(align);
   if (!ok || (a & (a - 1)) != 0) return false;
   opt->sync = static_cast<SyncMode>(sync);
@@ -98,6 +100,7 @@ bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
   opt->max_batch_delay_us = static_cast<uint32_t>(delay);
   opt->broken_bytes_max = static_cast<uint64_t>(broken);
   opt->recycle_segments = static_cast<uint32_t>(recycle);
+  opt->batches_in_flight = static_cast<uint32_t>(in_flight);
   Napi::Value create = o.Get("create");
   opt->create = create.IsUndefined() || create.ToBoolean().Value();
   double mode = -1;

@@ -33,6 +33,8 @@ Committer::Committer(Io* io, std::string dir, const LogOptions& options, Segment
       segments_(segments),
       checkpoint_(checkpoint),
       syncs_(options.sync != SyncMode::kNone),
+      // A second flusher is of use only when there is a sync to overlap with.
+      flusher_count_(ActiveSegment::NeedsSync(options.sync) && options.batches_in_flight >= 2 ? 2 : 1),
       open_seq_(next_seq),
       log_id_(checkpoint->current().log_id),
       next_seq_(next_seq),
@@ -57,9 +59,7 @@ void Committer::Start(std::function<void()> notify) {
     std::lock_guard<std::mutex> l(prep_mu_);
     want_prepared_ = options_.preallocate != Preallocate::kNone;
   }
-  // A second flusher pays only when there is a sync to overlap with.
-  int n = ActiveSegment::NeedsSync(options_.sync) ? 2 : 1;
-  for (int i = 0; i < n; i++) flushers_.push_back(std::make_unique<Flusher>());
+  for (int i = 0; i < flusher_count_; i++) flushers_.push_back(std::make_unique<Flusher>());
   for (auto& f : flushers_) {
     Flusher* fp = f.get();
     fp->thread = std::thread([this, fp] { FlusherLoop(fp); });
@@ -230,11 +230,11 @@ bool Committer::WriteDue() const {
   if (write_failed_) return false;
   if (active_.empty()) return stopping_ && !rewinding_;
   // Nothing in flight: write now (one caller waits no longer than one
-  // write and one sync). While a batch syncs, writing the next one hides
-  // its write behind that sync, but splits the callers into more, smaller
-  // batches: worth it only once the write is large (bench/, README).
+  // write and one sync). With two batches in flight, writing the next one
+  // while a batch syncs hides its write behind that sync, but splits the
+  // callers into more, smaller batches: only once the write is large.
   if (durable_seq() == batch_base_ || stopping_) return true;
-  return active_.payload_bytes() >= kOverlapMinBytes;
+  return flusher_count_ > 1 && active_.payload_bytes() >= kOverlapMinBytes;
 }
 
 Status Committer::WaitPublished(uint64_t seq) {

@@ -1,13 +1,13 @@
 // Committer: group commit. Many callers stage records into one batch under a
 // short lock; a flusher thread swaps the batch out, writes it with one call
 // at an aligned offset, syncs once, and publishes the new durable sequence
-// number. Two flushers take turns: while one syncs batch N, the other seals
-// and writes N+1 (two batches in flight), and durability is published in
-// sequence order, so N+1 is acknowledged only once N is. N+1's commit
-// watermark (docs/FORMAT.md) says that N was not yet durable when N+1 was
-// sealed, which is how recovery tells a torn N from acknowledged damage. A
-// mode without a separate sync ('none', 'direct') runs one flusher. A
-// preparer thread creates the next segment file ahead of time and writes
+// number. With options.batches_in_flight 2, two flushers take turns: while
+// one syncs batch N, the other seals and writes N+1, and durability is
+// published in sequence order, so N+1 is acknowledged only once N is. N+1's
+// commit watermark (docs/FORMAT.md) says that N was not yet durable when N+1
+// was sealed, which is how recovery tells a torn N from acknowledged damage.
+// By default, and in a mode without a separate sync ('none', 'direct'), one
+// flusher writes and syncs each batch before the next. A preparer thread creates the next segment file ahead of time and writes
 // checkpoints, so that neither costs a flusher.
 //
 // Threads: Append, durable_seq, failure and stats may be called from any
@@ -175,6 +175,7 @@ class Committer {
   SegmentSet* const segments_;
   CheckpointKeeper* const checkpoint_;
   const bool syncs_;         // the mode makes each batch durable before acknowledging it
+  const int flusher_count_;  // batches in flight at most: 2 only with a separate sync
   std::atomic<uint64_t> open_seq_;  // durable at open (lowered by a Rewind below it)
   const uint64_t log_id_;
   std::function<void()> notify_;

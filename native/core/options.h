@@ -57,6 +57,15 @@ struct LogOptions {
   // files (recycle.h); 0 unlinks them. Only with a preallocate mode that
   // prepares segments (not kNone).
   uint32_t recycle_segments = 2;
+  // Batches being written or synced at once, with a separate sync ('auto',
+  // 'fdatasync', 'fsync'): 1, or 2, where a second flusher seals and writes
+  // the next batch (once Committer::kOverlapMinBytes are staged) while the
+  // first syncs. 1 by default: on the disks measured, a write in flight
+  // made the other batch's cache flush wait for it, and the overlap split
+  // the callers into more, smaller batches (README, "Two batches in
+  // flight"). Crash safety is the same either way (docs/FORMAT.md, commit
+  // watermark).
+  uint32_t batches_in_flight = 1;
   bool create = true;                      // create the directory if missing
   // Permission bits of every file the log creates (the umask applies). The
   // owner's read and write are always among them: the log reads and

@@ -629,8 +629,9 @@ static void TestDecidePendingCutOfAnEmptySegment() {
 
 // truncateFrom while threads append and read: the committer's quiesce and
 // rewind against the flusher, the preparer and readers (run under TSan).
-static void TestConcurrentTruncateFrom(const std::string& dir) {
+static void TestConcurrentTruncateFrom(const std::string& dir, uint32_t in_flight) {
   LogOptions opts;
+  opts.batches_in_flight = in_flight;
   opts.segment_bytes = 64 * 1024;
   opts.preallocate = Preallocate::kZero;
   std::unique_ptr<Log> log;
@@ -701,8 +702,9 @@ static void TestConcurrentTruncateFrom(const std::string& dir) {
 
 // Many threads append concurrently (the JS thread is one in practice, but the
 // committer must be safe for any); the flusher and preparer run alongside.
-static void TestConcurrentAppendsAndRecovery(const std::string& dir) {
+static void TestConcurrentAppendsAndRecovery(const std::string& dir, uint32_t in_flight) {
   LogOptions opts;
+  opts.batches_in_flight = in_flight;
   opts.segment_bytes = 256 * 1024;
   opts.max_pending_bytes = 64 * 1024;
   const int kThreads = 4, kPerThread = 3000;
@@ -905,8 +907,9 @@ static void TestAppendsLaterWithoutAKick(const std::string& dir) {
 // flusher must then take the records itself. One appender alone hits that
 // window batch after batch (it appends as soon as durable_seq moves, while
 // the flusher still notifies); several at once add the other orders.
-static void TestConcurrentKicks(const std::string& dir) {
+static void TestConcurrentKicks(const std::string& dir, uint32_t in_flight) {
   LogOptions opts;
+  opts.batches_in_flight = in_flight;
   opts.max_pending_bytes = 16 * 1024;
   std::unique_ptr<Log> log;
   Status s = Log::Open(PosixIo(), dir, opts, &log);
@@ -1265,10 +1268,14 @@ int main() {
   TestCheckpointCut();
   TestDecidePendingCut();
   TestDecidePendingCutOfAnEmptySegment();
-  TestConcurrentAppendsAndRecovery(std::string(dir) + "/log");
-  TestConcurrentTruncateFrom(std::string(dir) + "/cut");
+  // One batch in flight (the default) and two (options.batches_in_flight).
+  for (uint32_t in_flight : {1u, 2u}) {
+    std::string n = std::to_string(in_flight);
+    TestConcurrentAppendsAndRecovery(std::string(dir) + "/log" + n, in_flight);
+    TestConcurrentTruncateFrom(std::string(dir) + "/cut" + n, in_flight);
+    TestConcurrentKicks(std::string(dir) + "/kicks" + n, in_flight);
+  }
   TestAppendsLaterWithoutAKick(std::string(dir) + "/later");
-  TestConcurrentKicks(std::string(dir) + "/kicks");
   TestReaderDiscardsARaceWithACut(std::string(dir) + "/reader-cut");
   TestReaderStopsAtHeadTailEnd(std::string(dir) + "/tail-end");
   TestPublishHeadAtStopsReadersBeforeACut(std::string(dir) + "/publish-at");
