@@ -513,6 +513,9 @@ export class CommitLog {
     if (this.#waiting.length === this.#waitHead) {
       const h = this[kHandle];
       const r = many ? h.appendMany(records) : h.append(records[0]);
+      // No value at all: the environment is tearing down (worker.terminate()),
+      // and the native layer could make no error object; the log is closing.
+      if (r === undefined) return Promise.reject(closedError());
       if (typeof r !== 'number') {
         // ERR_LOG_FAILED (its cause is the system error), ERR_LOG_CLOSED or
         // ENOMEM. Appends made before this one settle first.
@@ -605,6 +608,12 @@ export class CommitLog {
       }
       const r = w.many ? h.appendMany(w.records) : h.append(w.records[0]);
       if (r === APPEND_FULL) break;
+      if (r === undefined) {
+        // Tearing down (see #submit): the log is closing.
+        this.#waitHead++;
+        w.reject(closedError());
+        continue;
+      }
       if (typeof r !== 'number' && r.code === 'ERR_LOG_FAILED') {
         // w was appended while the log worked: it fails with the rest.
         this.#fail(r.cause as LogError);

@@ -203,15 +203,17 @@ export interface NativeLogHandle {
   /**
    * The first sequence number, APPEND_FULL, or (returned, not thrown) the
    * error: ERR_LOG_FAILED with the system error as `cause`, ERR_LOG_CLOSED or
-   * ENOMEM. Throws only for arguments of the wrong type or size.
+   * ENOMEM; undefined when the environment is tearing down (worker.terminate())
+   * and no error object can be made. Throws only for arguments of the wrong
+   * type or size.
    */
-  append(data: Uint8Array): number | LogError;
+  append(data: Uint8Array): number | LogError | undefined;
   /**
    * Wakes the flusher for what append/appendMany staged: they do not, below
    * a batch's worth, so that the appends of one tick make one batch.
    */
   kick(): void;
-  appendMany(data: Uint8Array[]): number | LogError;
+  appendMany(data: Uint8Array[]): number | LogError | undefined;
   durable(): number;
   /** The system error that stopped the log, or undefined while it works. */
   failure(): LogError | undefined;

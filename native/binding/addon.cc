@@ -38,6 +38,15 @@ bool CanRunJs(Napi::Env env) {
   return napi_coerce_to_bool(env, env.Undefined(), &result) == napi_ok;
 }
 
+bool Truthy(const Napi::Value& v) {
+  if (v.IsEmpty()) return false;
+  napi_value b;
+  bool out = false;
+  if (napi_coerce_to_bool(v.Env(), v, &b) != napi_ok) return false;
+  if (napi_get_value_bool(v.Env(), b, &out) != napi_ok) return false;
+  return out;
+}
+
 AddonData::~AddonData() {
   for (int fd : held_locks) UnlockFile(BindingIo(), fd);
 }
@@ -102,7 +111,7 @@ bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
   opt->recycle_segments = static_cast<uint32_t>(recycle);
   opt->batches_in_flight = static_cast<uint32_t>(in_flight);
   Napi::Value create = o.Get("create");
-  opt->create = create.IsUndefined() || create.ToBoolean().Value();
+  opt->create = create.IsUndefined() || Truthy(create);
   double mode = -1;
   if (!ParseNumber(o, "mode", 0, 0777, &mode)) return false;
   if (mode >= 0) {
@@ -157,9 +166,9 @@ FaultPlan ParseFaultPlan(const Napi::Value& v) {
   if (o.Get("failAt").IsNumber()) plan.fail_at = o.Get("failAt").As<Napi::Number>().Int64Value();
   if (o.Get("errno").IsNumber()) plan.fail_errno = o.Get("errno").As<Napi::Number>().Int32Value();
   if (o.Get("kind").IsString()) plan.fail_kind = o.Get("kind").As<Napi::String>().Utf8Value();
-  plan.track_durability = o.Get("trackDurability").ToBoolean().Value();
-  plan.short_write = o.Get("shortWrite").ToBoolean().Value();
-  plan.keep_state = o.Get("keepState").ToBoolean().Value();
+  plan.track_durability = Truthy(o.Get("trackDurability"));
+  plan.short_write = Truthy(o.Get("shortWrite"));
+  plan.keep_state = Truthy(o.Get("keepState"));
   if (o.Get("seed").IsNumber()) plan.seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
   if (o.Get("keep").IsNumber()) plan.keep = o.Get("keep").As<Napi::Number>().DoubleValue();
   return plan;
@@ -204,8 +213,8 @@ Napi::Value FaultPowerLoss(const Napi::CallbackInfo& info) {
     if (o.Get("seed").IsNumber()) opt.seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
     if (o.Get("keep").IsNumber()) opt.keep = o.Get("keep").As<Napi::Number>().DoubleValue();
     if (o.Get("dirKeep").IsNumber()) opt.dir_keep = o.Get("dirKeep").As<Napi::Number>().DoubleValue();
-    opt.tear = o.Get("tear").ToBoolean().Value();
-    opt.whole_writes = o.Get("wholeWrites").ToBoolean().Value();
+    opt.tear = Truthy(o.Get("tear"));
+    opt.whole_writes = Truthy(o.Get("wholeWrites"));
   }
   PowerLossStats st;
   TestIo()->PowerLoss(opt, &st);
@@ -254,7 +263,7 @@ Napi::Value IoWrite(const Napi::CallbackInfo& info) {
 }
 // io.sync(fd, full = false)
 Napi::Value IoSync(const Napi::CallbackInfo& info) {
-  SyncKind kind = info[1].ToBoolean().Value() ? SyncKind::kFull : SyncKind::kData;
+  SyncKind kind = Truthy(info[1]) ? SyncKind::kFull : SyncKind::kData;
   return IoDone(info.Env(), TestIo()->Sync(IntArg(info, 0), kind));
 }
 Napi::Value IoTruncate(const Napi::CallbackInfo& info) {

@@ -29,6 +29,14 @@ Io* BindingIo();
 // return nothing; the JavaScript that called them does not run on.
 bool CanRunJs(Napi::Env env);
 
+// JavaScript truthiness of v; false if it cannot be had. Not
+// v.ToBoolean().Value(): once worker.terminate() has begun, ToBoolean fails
+// and returns an empty Boolean, whose Value() then reports that failure
+// through a null env, which node-addon-api makes a fatal error (an abort,
+// seen in test/log.worker.test.ts). The same holds for any call chained on
+// a value that may be empty.
+bool Truthy(const Napi::Value& v);
+
 struct AddonData {
   Napi::FunctionReference error_class;
   Napi::FunctionReference log_handle_ctor;

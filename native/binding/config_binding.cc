@@ -73,7 +73,7 @@ Napi::Value ConfigSave(const Napi::CallbackInfo& info) {
   if (!info[0].IsString() || !Bytes(info[1], data.get())) return Fail(info.Env(), "configSave(target, bytes, mode, backup)");
   std::string target = info[0].As<Napi::String>().Utf8Value();
   int mode = ModeArg(info[2]);
-  bool backup = info[3].ToBoolean().Value();
+  bool backup = Truthy(info[3]);
   auto* w = new TaskWorker(info.Env(), "commitlog.configSave", [target, data, mode, backup] {
     return ReplaceWithBackup(BindingIo(), target, data->data(), data->size(), mode, backup);
   });
@@ -86,7 +86,7 @@ Napi::Value ConfigCommit(const Napi::CallbackInfo& info) {
   if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   if (!info[0].IsString()) return Fail(info.Env(), "configCommit(target, sweep)");
   std::string target = info[0].As<Napi::String>().Utf8Value();
-  bool sweep = info[1].ToBoolean().Value();
+  bool sweep = Truthy(info[1]);
   auto* w = new TaskWorker(info.Env(), "commitlog.configCommit",
                            [target, sweep] { return CommitSave(BindingIo(), target, sweep); });
   return w->Queue();
@@ -108,7 +108,7 @@ Napi::Value ConfigRemove(const Napi::CallbackInfo& info) {
   if (!CanRunJs(info.Env())) return Napi::Value();  // see addon.h
   if (!info[0].IsString()) return Fail(info.Env(), "configRemove(target, main)");
   std::string target = info[0].As<Napi::String>().Utf8Value();
-  bool main = info[1].ToBoolean().Value();
+  bool main = Truthy(info[1]);
   auto* w = new TaskWorker(info.Env(), "commitlog.configRemove",
                            [target, main] { return RemoveCopies(BindingIo(), target, main); });
   return w->Queue();

@@ -111,10 +111,13 @@ Napi::Value ThrowJs(Napi::Env env, const Status& status) {
 }
 
 Napi::Value RejectedPromise(Napi::Env env, const Status& status) {
-  auto deferred = Napi::Promise::Deferred::New(env);
+  // Not Napi::Promise::Deferred: see PromiseWorker (workers.h).
+  napi_deferred deferred = nullptr;
+  napi_value promise = nullptr;
+  if (napi_create_promise(env, &deferred, &promise) != napi_ok || promise == nullptr) return Napi::Value();
   Napi::Error err = ToJsError(env, status);
-  if (!err.IsEmpty()) deferred.Reject(err.Value());
-  return deferred.Promise();
+  if (!err.IsEmpty()) napi_reject_deferred(env, deferred, err.Value());
+  return Napi::Value(env, promise);
 }
 
 }  // namespace commitlog

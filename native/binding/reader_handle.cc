@@ -35,7 +35,7 @@ ReaderCursor ParseCursor(const Napi::Value& v) {
   c.at.segment = ToU64(o.Get("cursorSegment"));
   c.at.offset = ToU64(o.Get("cursorOffset"));
   c.generation = ToGeneration(o.Get("generation"));
-  c.has_anchor = o.Get("hasAnchor").ToBoolean().Value();
+  c.has_anchor = Truthy(o.Get("hasAnchor"));
   c.anchor_seq = ToU64(o.Get("anchorSeq"));
   c.anchor_crc = static_cast<uint32_t>(ToU64(o.Get("anchorCrc")));
   return c;

@@ -9,15 +9,31 @@
 namespace commitlog {
 
 PromiseWorker::PromiseWorker(Napi::Env env, const char* resource)
-    : Napi::AsyncWorker(env, resource), deferred_(Napi::Promise::Deferred::New(env)), step_(resource) {
+    : Napi::AsyncWorker(env, resource), step_(resource) {
+  if (napi_create_promise(env, &deferred_, &promise_) != napi_ok) {
+    deferred_ = nullptr;
+    promise_ = nullptr;
+  }
   // "commitlog.open" names the step "open".
   static const char kPrefix[] = "commitlog.";
   if (step_.rfind(kPrefix, 0) == 0) step_.erase(0, sizeof(kPrefix) - 1);
 }
 
-Napi::Promise PromiseWorker::Queue() {
+Napi::Value PromiseWorker::Queue() {
+  Napi::Env env = Env();
+  napi_value promise = promise_;  // `this` may be gone once queued
   Napi::AsyncWorker::Queue();
-  return deferred_.Promise();
+  return promise != nullptr ? Napi::Value(env, promise) : Napi::Value();
+}
+
+void PromiseWorker::Resolve(napi_value v) {
+  if (deferred_ != nullptr) napi_resolve_deferred(Env(), deferred_, v);
+  deferred_ = nullptr;
+}
+
+void PromiseWorker::Reject(napi_value v) {
+  if (deferred_ != nullptr) napi_reject_deferred(Env(), deferred_, v);
+  deferred_ = nullptr;
 }
 
 void PromiseWorker::OnOK() { Settle(); }
@@ -25,7 +41,7 @@ void PromiseWorker::OnOK() { Settle(); }
 void PromiseWorker::OnError(const Napi::Error& e) {
   // Execute() reports through status_, never SetError; keep the promise
   // settled anyway should that change.
-  if (CanRunJs(Env())) deferred_.Reject(e.Value());
+  if (CanRunJs(Env())) Reject(e.Value());
   Finally();
 }
 
@@ -40,11 +56,11 @@ void PromiseWorker::Settle() {
   // A value is empty only if teardown began after the check above.
   if (status_.ok()) {
     Napi::Value result = OnSuccess(env);
-    if (!result.IsEmpty()) deferred_.Resolve(result);
+    if (!result.IsEmpty()) Resolve(result);
   } else {
     Status failed = status_;
     Napi::Error err = ToJsError(env, failed.WithStep(step_));
-    if (!err.IsEmpty()) deferred_.Reject(err.Value());
+    if (!err.IsEmpty()) Reject(err.Value());
   }
   Finally();
 }

@@ -20,9 +20,18 @@ class LogHandle;
 // down when Execute() completes (worker.terminate()), nobody can see the
 // promise: Abandon() runs instead, to release what OnSuccess() would have
 // handed to JavaScript. Finally() runs in every case.
+//
+// The promise is made with napi_create_promise directly, its status checked:
+// node-addon-api's Promise::Deferred leaves its napi_value uninitialized when
+// that call fails, which it does once worker.terminate() has begun, and a
+// function that returned that garbage to V8 crashed the process (SIGSEGV,
+// test/log.worker.test.ts).
 class PromiseWorker : public Napi::AsyncWorker {
  public:
-  Napi::Promise Queue();
+  // Queues the work; returns its promise, or an empty value when the
+  // environment could make none (it is tearing down: the work still runs,
+  // and Abandon/Finally release what it holds).
+  Napi::Value Queue();
 
  protected:
   PromiseWorker(Napi::Env env, const char* resource);
@@ -35,7 +44,10 @@ class PromiseWorker : public Napi::AsyncWorker {
  private:
   void Settle();
   void OnError(const Napi::Error& e) override;
-  Napi::Promise::Deferred deferred_;
+  void Resolve(napi_value v);
+  void Reject(napi_value v);
+  napi_deferred deferred_ = nullptr;  // null if no promise could be made
+  napi_value promise_ = nullptr;
   std::string step_;  // names the operation in its errors: "open", "configSave", ...
 };
 
