@@ -437,6 +437,25 @@ addon.setErrorClass(LogError);
 
 // Calls whose promise resolves with a handle: its methods are wrapped too.
 const HANDLE_MAKERS: ReadonlySet<PropertyKey> = new Set(['open', 'openReader']);
+// Calls that return a promise. They return nothing at all when the
+// environment is tearing down (worker.terminate()) and no promise could be
+// made; the caller then gets a rejected one, never undefined to call .then on.
+const PROMISE_CALLS: ReadonlySet<PropertyKey> = new Set([
+  ...HANDLE_MAKERS,
+  'close',
+  'read',
+  'truncateBefore',
+  'retain',
+  'truncateFrom',
+  'refresh',
+  'writeFileDurable',
+  'configResolve',
+  'configSave',
+  'moveDurable',
+  'configRemove',
+  'makeDirDurable',
+  'lockFile',
+]);
 
 /** Gives `err` the stack of `site` (the caller's), keeping its own first line(s). */
 export function withCallerStack(err: unknown, site: Error): unknown {
@@ -451,10 +470,14 @@ export function withCallerStack(err: unknown, site: Error): unknown {
 
 function traceCall(target: object, key: PropertyKey, fn: (...args: unknown[]) => unknown): (...args: unknown[]) => unknown {
   const makesHandle = HANDLE_MAKERS.has(key);
+  const promised = PROMISE_CALLS.has(key);
   const wrapped = function (): unknown {
     // `arguments` rather than a rest array: V8 forwards it without a copy,
     // and append() runs through here once per record.
     const result = Reflect.apply(fn, target, arguments);
+    if (result === undefined && promised) {
+      return Promise.reject(new LogError('the environment is shutting down (worker terminated)', 'ERR_LOG_CLOSED'));
+    }
     if (!(result instanceof Promise)) return result;
     // Still in the caller's synchronous frame: this is its stack.
     const site = new Error();

@@ -64,4 +64,21 @@ describe('worker.terminate()', () => {
     expect({ code: out.code, signal: out.signal }).toEqual({ code: 0, signal: null });
     expect(JSON.parse(out.stdout.trim()).rounds).toBe(40);
   });
+
+  // From the review of the fix above: a call whose promise could not be made
+  // still ran its work, with options read during teardown, which come back
+  // empty and were taken as "not given": an open with create: false made a
+  // log (the reviewer saw it in 1 of 20 rounds). Now an empty option is
+  // invalid, and no work runs without a promise (except close).
+  it('an open with create: false never makes the log, even when its worker is terminated inside it (40 times)', async () => {
+    const out = await new Promise<Outcome>((resolve) => {
+      execFile(process.execPath, [STORM, 'native-open-nocreate', '40'], { timeout: 120_000 }, (err, stdout, stderr) => {
+        const e = err as (Error & { code?: number; signal?: string }) | null;
+        resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, signal: e?.signal ?? null, stdout, stderr });
+      });
+    });
+    if (out.code !== 0) console.error(out.stderr.slice(0, 2000));
+    expect({ code: out.code, signal: out.signal }).toEqual({ code: 0, signal: null });
+    expect(JSON.parse(out.stdout.trim()).rounds).toBe(40);
+  });
 });

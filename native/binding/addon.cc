@@ -53,8 +53,11 @@ AddonData::~AddonData() {
 
 namespace {
 
+// An empty value (the read failed: teardown, or a getter threw) is invalid,
+// never "not given": defaults must not stand in for what the caller said.
 bool ParseEnum(const Napi::Object& o, const char* key, const char* const* names, int n, int* out) {
   Napi::Value v = o.Get(key);
+  if (v.IsEmpty()) return false;
   if (v.IsUndefined()) return true;
   if (!v.IsString()) return false;
   std::string s = v.As<Napi::String>().Utf8Value();
@@ -69,6 +72,7 @@ bool ParseEnum(const Napi::Object& o, const char* key, const char* const* names,
 
 bool ParseNumber(const Napi::Object& o, const char* key, double lo, double hi, double* out) {
   Napi::Value v = o.Get(key);
+  if (v.IsEmpty()) return false;
   if (v.IsUndefined()) return true;
   if (!v.IsNumber()) return false;
   double d = v.As<Napi::Number>().DoubleValue();
@@ -111,6 +115,7 @@ bool ParseOptions(const Napi::Object& o, LogOptions* opt) {
   opt->recycle_segments = static_cast<uint32_t>(recycle);
   opt->batches_in_flight = static_cast<uint32_t>(in_flight);
   Napi::Value create = o.Get("create");
+  if (create.IsEmpty()) return false;
   opt->create = create.IsUndefined() || Truthy(create);
   double mode = -1;
   if (!ParseNumber(o, "mode", 0, 0777, &mode)) return false;
@@ -162,15 +167,15 @@ FaultPlan ParseFaultPlan(const Napi::Value& v) {
   FaultPlan plan;
   if (!v.IsObject()) return plan;
   Napi::Object o = v.As<Napi::Object>();
-  if (o.Get("crashAt").IsNumber()) plan.crash_at = o.Get("crashAt").As<Napi::Number>().Int64Value();
-  if (o.Get("failAt").IsNumber()) plan.fail_at = o.Get("failAt").As<Napi::Number>().Int64Value();
-  if (o.Get("errno").IsNumber()) plan.fail_errno = o.Get("errno").As<Napi::Number>().Int32Value();
-  if (o.Get("kind").IsString()) plan.fail_kind = o.Get("kind").As<Napi::String>().Utf8Value();
+  if (Napi::Value v = o.Get("crashAt"); v.IsNumber()) plan.crash_at = v.As<Napi::Number>().Int64Value();
+  if (Napi::Value v = o.Get("failAt"); v.IsNumber()) plan.fail_at = v.As<Napi::Number>().Int64Value();
+  if (Napi::Value v = o.Get("errno"); v.IsNumber()) plan.fail_errno = v.As<Napi::Number>().Int32Value();
+  if (Napi::Value v = o.Get("kind"); v.IsString()) plan.fail_kind = v.As<Napi::String>().Utf8Value();
   plan.track_durability = Truthy(o.Get("trackDurability"));
   plan.short_write = Truthy(o.Get("shortWrite"));
   plan.keep_state = Truthy(o.Get("keepState"));
-  if (o.Get("seed").IsNumber()) plan.seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
-  if (o.Get("keep").IsNumber()) plan.keep = o.Get("keep").As<Napi::Number>().DoubleValue();
+  if (Napi::Value v = o.Get("seed"); v.IsNumber()) plan.seed = static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
+  if (Napi::Value v = o.Get("keep"); v.IsNumber()) plan.keep = v.As<Napi::Number>().DoubleValue();
   return plan;
 }
 
@@ -210,9 +215,9 @@ Napi::Value FaultPowerLoss(const Napi::CallbackInfo& info) {
   PowerLossOptions opt;
   if (info[0].IsObject()) {
     Napi::Object o = info[0].As<Napi::Object>();
-    if (o.Get("seed").IsNumber()) opt.seed = static_cast<uint64_t>(o.Get("seed").As<Napi::Number>().Int64Value());
-    if (o.Get("keep").IsNumber()) opt.keep = o.Get("keep").As<Napi::Number>().DoubleValue();
-    if (o.Get("dirKeep").IsNumber()) opt.dir_keep = o.Get("dirKeep").As<Napi::Number>().DoubleValue();
+    if (Napi::Value v = o.Get("seed"); v.IsNumber()) opt.seed = static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
+    if (Napi::Value v = o.Get("keep"); v.IsNumber()) opt.keep = v.As<Napi::Number>().DoubleValue();
+    if (Napi::Value v = o.Get("dirKeep"); v.IsNumber()) opt.dir_keep = v.As<Napi::Number>().DoubleValue();
     opt.tear = Truthy(o.Get("tear"));
     opt.whole_writes = Truthy(o.Get("wholeWrites"));
   }

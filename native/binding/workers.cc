@@ -22,6 +22,11 @@ PromiseWorker::PromiseWorker(Napi::Env env, const char* resource)
 Napi::Value PromiseWorker::Queue() {
   Napi::Env env = Env();
   napi_value promise = promise_;  // `this` may be gone once queued
+  if (promise == nullptr && !RunsWithoutPromise()) {
+    Finally();
+    Destroy();  // never queued: deletes this
+    return Napi::Value();
+  }
   Napi::AsyncWorker::Queue();
   return promise != nullptr ? Napi::Value(env, promise) : Napi::Value();
 }
@@ -53,10 +58,21 @@ void PromiseWorker::Settle() {
     return;
   }
   Napi::HandleScope scope(env);
-  // A value is empty only if teardown began after the check above.
   if (status_.ok()) {
     Napi::Value result = OnSuccess(env);
-    if (!result.IsEmpty()) Resolve(result);
+    if (!result.IsEmpty()) {
+      Resolve(result);
+    } else {
+      // Teardown began after the check above, or making the value failed
+      // (a Buffer past the engine's limit leaves a RangeError pending):
+      // the promise gets that exception rather than staying pending.
+      bool pending = false;
+      napi_value exc = nullptr;
+      if (napi_is_exception_pending(env, &pending) == napi_ok && pending &&
+          napi_get_and_clear_last_exception(env, &exc) == napi_ok && exc != nullptr) {
+        Reject(exc);
+      }
+    }
   } else {
     Status failed = status_;
     Napi::Error err = ToJsError(env, failed.WithStep(step_));

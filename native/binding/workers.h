@@ -28,9 +28,12 @@ class LogHandle;
 // test/log.worker.test.ts).
 class PromiseWorker : public Napi::AsyncWorker {
  public:
-  // Queues the work; returns its promise, or an empty value when the
-  // environment could make none (it is tearing down: the work still runs,
-  // and Abandon/Finally release what it holds).
+  // Queues the work and returns its promise. When the environment could
+  // make none (it is tearing down) the work is not run, unless
+  // RunsWithoutPromise(): nobody could learn its outcome, and arguments read
+  // during teardown may have fallen back to defaults (an open with
+  // `create: false` made a log); Finally() runs, and an empty value is
+  // returned.
   Napi::Value Queue();
 
  protected:
@@ -39,6 +42,9 @@ class PromiseWorker : public Napi::AsyncWorker {
   virtual Napi::Value OnSuccess(Napi::Env env) = 0;
   virtual void Abandon() {}
   virtual void Finally() {}
+  // Work that must run even when no promise could be made (close: it stops
+  // the flusher before the environment's teardown releases what it uses).
+  virtual bool RunsWithoutPromise() const { return false; }
   Status status_;
 
  private:
@@ -101,6 +107,7 @@ class CloseWorker final : public HandleWorker {
   void Execute() override;
   Napi::Value OnSuccess(Napi::Env env) override;
   void Finally() override;
+  bool RunsWithoutPromise() const override { return true; }
 };
 
 // A read's chunk as JavaScript sees it: { data, ends, first, cursorSeq,
