@@ -440,9 +440,10 @@ const HANDLE_MAKERS: ReadonlySet<PropertyKey> = new Set(['open', 'openReader']);
 // Calls that return a promise. They return nothing at all when the
 // environment is tearing down (worker.terminate()) and no promise could be
 // made; the caller then gets a rejected one, never undefined to call .then on.
+// Not `close`: a LogHandle's returns a promise (awaited, where undefined is
+// harmless), a ReaderHandle's returns nothing.
 const PROMISE_CALLS: ReadonlySet<PropertyKey> = new Set([
   ...HANDLE_MAKERS,
-  'close',
   'read',
   'truncateBefore',
   'retain',

@@ -17,13 +17,18 @@ interface Outcome {
   stderr: string;
 }
 
-function runDriver(mode: 'log' | 'config', seed: number): Promise<Outcome> {
+/** Runs a fixture script in its own process; a crash of that process is an outcome, not a throw. */
+function runScript(args: string[]): Promise<Outcome> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [DRIVER, mode, String(ROUNDS), String(seed)], { timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, args, { timeout: 120_000 }, (err, stdout, stderr) => {
       const e = err as (Error & { code?: number; signal?: string }) | null;
       resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, signal: e?.signal ?? null, stdout, stderr });
     });
   });
+}
+
+function runDriver(mode: 'log' | 'config', seed: number): Promise<Outcome> {
+  return runScript([DRIVER, mode, String(ROUNDS), String(seed)]);
 }
 
 describe('worker.terminate()', () => {
@@ -54,12 +59,7 @@ describe('worker.terminate()', () => {
   // calls the addon's open() in a loop, without the façade around it, so
   // that the termination lands inside the native call.
   it('terminating a worker that calls the native open() in a loop, 40 times, does not crash the process', async () => {
-    const out = await new Promise<Outcome>((resolve) => {
-      execFile(process.execPath, [STORM, 'native-open', '40'], { timeout: 120_000 }, (err, stdout, stderr) => {
-        const e = err as (Error & { code?: number; signal?: string }) | null;
-        resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, signal: e?.signal ?? null, stdout, stderr });
-      });
-    });
+    const out = await runScript([STORM, 'native-open', '40']);
     if (out.code !== 0) console.error(out.stderr.slice(0, 2000));
     expect({ code: out.code, signal: out.signal }).toEqual({ code: 0, signal: null });
     expect(JSON.parse(out.stdout.trim()).rounds).toBe(40);
@@ -71,12 +71,7 @@ describe('worker.terminate()', () => {
   // log (the reviewer saw it in 1 of 20 rounds). Now an empty option is
   // invalid, and no work runs without a promise (except close).
   it('an open with create: false never makes the log, even when its worker is terminated inside it (40 times)', async () => {
-    const out = await new Promise<Outcome>((resolve) => {
-      execFile(process.execPath, [STORM, 'native-open-nocreate', '40'], { timeout: 120_000 }, (err, stdout, stderr) => {
-        const e = err as (Error & { code?: number; signal?: string }) | null;
-        resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, signal: e?.signal ?? null, stdout, stderr });
-      });
-    });
+    const out = await runScript([STORM, 'native-open-nocreate', '40']);
     if (out.code !== 0) console.error(out.stderr.slice(0, 2000));
     expect({ code: out.code, signal: out.signal }).toEqual({ code: 0, signal: null });
     expect(JSON.parse(out.stdout.trim()).rounds).toBe(40);
