@@ -69,14 +69,6 @@ function serializeJson(value: unknown): string {
   return text + '\n';
 }
 
-// The two sync steps of config_binding.cc that lib/native.ts does not list
-// (yet): configCommit(target, sweep) fsyncs the directory after a save and,
-// with sweep, removes leftovers of failed saves; configSyncFile(file)
-// fdatasyncs a file and fsyncs its directory.
-const configNative = native as typeof native & {
-  configCommit(target: string, sweep: boolean): Promise<void>;
-  configSyncFile(file: string): Promise<void>;
-};
 
 function unwrap(bytes: Buffer): Buffer {
   const reason = native.configUnwrap(bytes);
@@ -423,9 +415,9 @@ export class ConfigFile<T = unknown> extends EventEmitter<ConfigFileEvents> {
       const existed = main.state === 'ok' || (await this.#fallback(target)) !== undefined;
       this.#durableId = undefined;
       await native.configRemove(target, false);
-      await this.#durably(() => configNative.configCommit(target, false));
+      await this.#durably(() => native.configCommit(target, false));
       await native.configRemove(target, true);
-      await this.#durably(() => configNative.configCommit(target, false));
+      await this.#durably(() => native.configCommit(target, false));
       return existed;
     });
   }
@@ -479,7 +471,7 @@ export class ConfigFile<T = unknown> extends EventEmitter<ConfigFileEvents> {
       // durable before changing anything.
       const id = old === undefined ? undefined : await this.#identity(old.file);
       if (old !== undefined && (id === undefined || id !== this.#durableId)) {
-        await this.#durably(() => configNative.configSyncFile(old.file));
+        await this.#durably(() => native.configSyncFile(old.file));
       }
       if (bytes === undefined) {
         this.#durableId = id;
@@ -491,7 +483,7 @@ export class ConfigFile<T = unknown> extends EventEmitter<ConfigFileEvents> {
       // Step 4, the directory fsync. A failure leaves the new value in place,
       // visible but not known to be durable, and stops the instance.
       this.#durableId = undefined;
-      await this.#durably(() => configNative.configCommit(target, this.#sweep));
+      await this.#durably(() => native.configCommit(target, this.#sweep));
       this.#sweep = false;
       this.#durableId = await this.#identity(target);
       this.writes++;
@@ -514,7 +506,7 @@ export class ConfigFile<T = unknown> extends EventEmitter<ConfigFileEvents> {
 
   /** Makes `file`, the copy load() returns, durable: content and name. */
   async #settle(file: string): Promise<void> {
-    await this.#durably(() => configNative.configSyncFile(file));
+    await this.#durably(() => native.configSyncFile(file));
     this.#durableId = await this.#identity(file);
   }
 

@@ -395,6 +395,10 @@ export interface NativeAddon {
   configResolve(path: string, mode: number): Promise<{ target: string; mode: number }>;
   configSave(target: string, data: Uint8Array, mode: number, backupCurrent: boolean): Promise<void>;
   moveDurable(from: string, to: string): Promise<void>;
+  /** fsyncs the directory after a save and, with sweep, removes leftovers of failed saves. */
+  configCommit(target: string, sweep: boolean): Promise<void>;
+  /** fdatasyncs a file and fsyncs its directory. */
+  configSyncFile(file: string): Promise<void>;
   /** ConfigFile.remove()'s unlink steps: the fallback copies (main false), then the file (main true). */
   configRemove(target: string, main: boolean): Promise<void>;
   /** mkdir (an existing directory is fine), fsync of it and of its parent. */
@@ -454,6 +458,8 @@ const PROMISE_CALLS: ReadonlySet<PropertyKey> = new Set([
   'configSave',
   'moveDurable',
   'configRemove',
+  'configCommit',
+  'configSyncFile',
   'makeDirDurable',
   'lockFile',
 ]);

@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CommitLog } from '../lib';
+import { loadAddon } from '../lib/load';
 import { tmpDir } from './helpers';
 
 describe('CommitLog.open() arguments', () => {
@@ -101,5 +104,21 @@ describe('append arguments', () => {
     expect((await log.truncateBefore(-5).catch((e) => e)).code).toBe('ERR_OUT_OF_RANGE');
     expect((await log.truncateBefore('1' as any).catch((e) => e)).code).toBe('ERR_INVALID_ARG_TYPE');
     await log.close();
+  });
+
+  it('the native open() rethrows the error of an option getter, and opens nothing', () => {
+    // The façade copies options into plain data, so only a direct caller of the
+    // addon can hand it a getter. From a review: once a failed read of an
+    // option refused the options, the refusal was thrown on top of the
+    // getter's pending exception, which node-addon-api turns into an abort.
+    const addon = loadAddon<{ open(dir: string, options: object, onDurable: () => void): Promise<unknown> }>(path.join(__dirname, '..'));
+    const dir = path.join(tmpDir(), 'log');
+    const options = {
+      get sync(): string {
+        throw new Error('boom from a getter');
+      },
+    };
+    expect(() => addon.open(dir, options, () => {})).toThrow('boom from a getter');
+    expect(fs.existsSync(dir)).toBe(false);
   });
 });

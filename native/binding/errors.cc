@@ -104,7 +104,15 @@ Napi::Error ToJsError(Napi::Env env, const Status& s) {
   return Napi::Error(env, obj);
 }
 
+// An exception already pending (a getter of an argument threw) goes to the
+// caller as it is: throwing a second one on top makes node-addon-api abort.
+static bool ExceptionPending(Napi::Env env) {
+  bool pending = false;
+  return napi_is_exception_pending(env, &pending) == napi_ok && pending;
+}
+
 Napi::Value ThrowJs(Napi::Env env, const Status& status) {
+  if (ExceptionPending(env)) return Napi::Value();
   Napi::Error err = ToJsError(env, status);
   if (!err.IsEmpty()) err.ThrowAsJavaScriptException();
   return env.Undefined();
@@ -112,6 +120,7 @@ Napi::Value ThrowJs(Napi::Env env, const Status& status) {
 
 Napi::Value RejectedPromise(Napi::Env env, const Status& status) {
   // Not Napi::Promise::Deferred: see PromiseWorker (workers.h).
+  if (ExceptionPending(env)) return Napi::Value();
   napi_deferred deferred = nullptr;
   napi_value promise = nullptr;
   if (napi_create_promise(env, &deferred, &promise) != napi_ok || promise == nullptr) return Napi::Value();
