@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// npm run bench        quick: 1 KiB records at 1, 64 and 1024 callers, 64 KiB at 64, and a log in steady state (~8 minutes)
+// npm run bench        quick: 1 KiB records at 1, 64 and 1024 callers, 64 KiB at 64, a log in steady state, batchesInFlight: 2 beside the default (~10 minutes)
 // npm run bench:full   the whole matrix: 1..1024 callers, 100 B / 1 KiB / 16 KiB / 64 KiB, appendMany, all sync modes
 // npm run bench:peers  lmdb, classic-level and better-sqlite3 (bench/peers, own package.json) at 1, 64, 1024 callers
 // Options (bench/lib/options.js): --out DIR, --only contender[:callers[:bytes]].

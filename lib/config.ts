@@ -69,7 +69,6 @@ function serializeJson(value: unknown): string {
   return text + '\n';
 }
 
-
 function unwrap(bytes: Buffer): Buffer {
   const reason = native.configUnwrap(bytes);
   if (reason !== undefined) throw new Error(reason);

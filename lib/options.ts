@@ -85,9 +85,9 @@ export interface CommitLogOptions {
    * 1 or 2. Default 1: each batch is written and synced before the next is written. 2: while one
    * batch syncs, the next is written as soon as 64 KiB are staged; acknowledgements stay in order
    * and crash safety is the same. On the disk measured (README, "Two batches in flight") 2 was
-   * slower at every size: the write in flight delayed the other batch's cache flush, and callers
-   * split into more, smaller batches. It may pay on a device whose flush does not wait for writes
-   * in flight; measure with `npm run bench` before choosing it.
+   * slower in nearly every side-by-side run: the write in flight delayed the other batch's cache
+   * flush, and callers split into more, smaller batches. It may pay on a device whose flush does
+   * not wait for writes in flight; measure with `npm run bench` before choosing it.
    */
   batchesInFlight?: 1 | 2;
   /**

@@ -7,8 +7,9 @@
 // commit watermark (docs/FORMAT.md) says that N was not yet durable when N+1
 // was sealed, which is how recovery tells a torn N from acknowledged damage.
 // By default, and in a mode without a separate sync ('none', 'direct'), one
-// flusher writes and syncs each batch before the next. A preparer thread creates the next segment file ahead of time and writes
-// checkpoints, so that neither costs a flusher.
+// flusher writes and syncs each batch before the next. A preparer thread
+// creates the next segment file ahead of time and writes checkpoints, so
+// that neither costs a flusher.
 //
 // Threads: Append, durable_seq, failure and stats may be called from any
 // thread; Start and Stop from the owning thread only.
