@@ -80,20 +80,27 @@ const inRecycled = (run: Run) => {
 
 /**
  * One process lifetime: truncateBefore(16) frees segments 0 and 8, then
- * appends until a segment made of a freed file holds `k` new batches; stops
- * at the first failure (the crash).
+ * appends until a segment made of a freed file holds `k` new batches of
+ * NEW_LEN and the rest of it is the older use's; stops at the first failure
+ * (the crash).
  */
 async function recycleLife(run: Run, k: number): Promise<Log | undefined> {
   const log = await lib.CommitLog.open(run.dir, O).catch(() => undefined);
   if (!log) return undefined;
   await log.truncateBefore(16).catch(() => {});
-  // A 60000-byte record rolls into the segment prepared at open; the
-  // preparer then makes the next one of a freed file, which a later roll
-  // takes (which one depends on that thread).
+  // A 60000-byte record fills the rest of the segment it rolls into. Which
+  // file that is depends on the preparer thread: the one prepared at open
+  // (usually), or a freed one when the preparer ran after truncateBefore. So
+  // the search is for a roll into a freed file by a NEW_LEN append (its
+  // number is the segment's base); a roll that finds no prepared file makes
+  // a new one, and the search goes on.
   if (!(await appendOne(log, run, 60000))) return log;
-  for (let n = 0; !inRecycled(run); n++) {
+  for (let n = 0; ; n++) {
     if (n === 100) throw new Error('no freed segment was reused');
+    const seq = log.stats().appendedSeq;
     if (!(await appendOne(log, run, NEW_LEN))) return log;
+    const last = segmentFiles(run.dir).at(-1);
+    if (inRecycled(run) && last !== undefined && Number(path.basename(last, '.log')) === seq) break;
   }
   for (let i = 1; i < k; i++) if (!(await appendOne(log, run, NEW_LEN))) return log;
   return log;
