@@ -84,22 +84,22 @@ const inRecycled = (run: Run) => {
 };
 
 /**
- * One process lifetime: truncateBefore(16) frees segments 0 and 8, then
- * appends until a segment made of a freed file holds `k` new batches of
- * NEW_LEN and the rest of it is the older use's; stops at the first failure
- * (the crash).
+ * One process lifetime: a 60000-byte record, then truncateBefore(16) frees
+ * segments 0 and 8, then appends until a segment made of a freed file holds
+ * `k` new batches of NEW_LEN and the rest of it is the older use's; stops at
+ * the first failure (the crash).
  */
 async function recycleLife(run: Run, k: number): Promise<Log | undefined> {
   const log = await lib.CommitLog.open(run.dir, O).catch(() => undefined);
   if (!log) return undefined;
-  await log.truncateBefore(16).catch(() => {});
-  // A 60000-byte record fills the rest of the segment it rolls into. Which
-  // file that is depends on the preparer thread: the one prepared at open
-  // (usually), or a freed one when the preparer ran after truncateBefore. So
-  // the search is for a roll into a freed file by a NEW_LEN append (its
-  // number is the segment's base); a roll that finds no prepared file makes
-  // a new one, and the search goes on.
+  // The 60000-byte record rolls into a new segment and fills it; appended
+  // before any file is freed, it can never land in one (a freed file holding
+  // only it is the case the last test but one pins).
   if (!(await appendOne(log, run, 60000))) return log;
+  await log.truncateBefore(16).catch(() => {});
+  // Which later roll takes a freed file depends on the preparer thread (a
+  // roll that finds no prepared file makes a new one): the search is for a
+  // NEW_LEN append that starts a segment made of a freed file.
   for (let n = 0; ; n++) {
     if (n === 100) throw new Error('no freed segment was reused');
     const seq = log.stats().appendedSeq;
@@ -132,19 +132,46 @@ function headersIn(buf: Buffer): { off: number; base: bigint; span: number }[] {
  * the open; `older`: before the new use) whose walk stopped at `stop`: to
  * the end of the furthest batch header (valid or torn) of the new use, whose
  * first number is at or past the segment's. And the one case
- * docs/FORMAT.md ("Recycled segments") says is not told apart: when the
- * stop lies inside an older batch (whose header the new use may have
- * overwritten) and no older header lies past it, the rest of that batch is
- * cut as a torn tail (a report and a write too many, no record lost).
+ * docs/FORMAT.md ("Recycled segments") says is not told apart: when no
+ * older header lies at or past the stop (the new use overwrote them, or the
+ * stop lies inside the last older batch), recovery cannot tell the file is
+ * recycled, and the rest of the older batch where the new use's bytes end
+ * is cut as a torn tail (a report and a write too many, no record lost).
  */
 function cutLimit(buf: Buffer, older: Buffer, file: string, stop: number): number {
   const segBase = BigInt(path.basename(file, '.log'));
   let end = 0;
   for (const h of headersIn(buf)) if (h.base >= segBase) end = Math.max(end, h.off + h.span);
   if (!headersIn(buf).some((h) => h.base < segBase && h.off >= stop)) {
-    for (const h of headersIn(older)) if (h.off < stop && stop < h.off + h.span) end = Math.max(end, h.off + h.span);
+    const at = Math.max(stop, end);
+    for (const h of headersIn(older)) if (h.off <= at && at < h.off + h.span) end = Math.max(end, h.off + h.span);
   }
   return end;
+}
+
+type Snapshot = Map<string, { ino: number; bytes: Buffer }>;
+
+/** The recycled segments' bytes before an open, by name. */
+function snapshot(run: Run): Snapshot {
+  return new Map(segmentFiles(run.dir).filter((f) => run.freed.has(ino(f))).map((f) => [f, { ino: ino(f), bytes: fs.readFileSync(f) }]));
+}
+
+/**
+ * After an open's recovery: in a recycled segment, what it cut (zeroed) ends
+ * within cutLimit, and every byte past the zeroed range is as before (an
+ * older use's bytes are not written over).
+ */
+function checkCut(run: Run, snap: Snapshot, report: { file: string; offset: number; bytesDropped: number }, fail: (what: string) => never): void {
+  const s = snap.get(report.file);
+  if (!s) return;
+  const limit = cutLimit(s.bytes, run.older.get(s.ino)!, report.file, report.offset);
+  if (report.bytesDropped > 0 && report.offset + report.bytesDropped > Math.max(limit, report.offset)) {
+    fail(`recovery cut ${report.bytesDropped} bytes at ${report.offset} of a recycled segment where it may cut to ${limit}`);
+  }
+  const now = fs.readFileSync(report.file);
+  const zeroEnd = Math.min(Math.ceil((report.offset + report.bytesDropped) / 512) * 512, now.length);
+  if (!now.subarray(report.offset, zeroEnd).every((x) => x === 0)) fail(`recovery reported a cut at ${report.offset} it did not zero`);
+  if (!now.subarray(zeroEnd).equals(s.bytes.subarray(zeroEnd))) fail(`recovery changed bytes past ${zeroEnd} of a recycled segment, past what it cut`);
 }
 
 /** After the power loss: a reader, then a strict open; returns the open's recovery report. */
@@ -153,12 +180,13 @@ async function verify(run: Run, where: string) {
     throw new Error(`${where}: ${what}`);
   };
   // The recycled segments' bytes as the power loss left them, before recovery.
-  const before = new Map(segmentFiles(run.dir).filter((f) => run.freed.has(ino(f))).map((f) => [f, fs.readFileSync(f)]));
+  const before = snapshot(run);
   const reader = await lib.LogReader.open(run.dir);
   const byReader = await readAll(reader).finally(() => reader.close());
   const again = await lib.CommitLog.open(run.dir, O).catch((e) => fail(`strict open failed: ${e.code} ${e.message}`));
   const report = again.recovery;
   if (report.corruption) fail(`recovery reports corruption: ${report.reason}`);
+  checkCut(run, before, report, fail);
   const got = await readAll(again);
   for (const [seq, data] of got) {
     if (!run.written.get(seq)?.equals(data)) fail(`record ${seq} is not what was appended there: ${data.subarray(0, 12)}`);
@@ -169,16 +197,16 @@ async function verify(run: Run, where: string) {
   for (const [seq, data] of byReader) {
     if (!got.get(seq)?.equals(data)) fail(`a reader returned record ${seq}, which the log does not hold`);
   }
-  const buf = before.get(report.file);
-  const limit = buf && cutLimit(buf, run.older.get(ino(report.file))!, report.file, report.offset);
-  if (report.bytesDropped > 0 && limit !== undefined && report.offset + report.bytesDropped > Math.max(limit, report.offset)) {
-    fail(`recovery cut ${report.bytesDropped} bytes at ${report.offset} of a recycled segment where it may cut to ${limit}`);
-  }
   // The log goes on: the next number, and a reopen that finds it.
   const next = got.size > 0 ? Math.max(...got.keys()) + 1 : again.firstSeq;
   const data = body('NEW', next, 100);
-  if ((await again.append(data)) < next) fail('an append after recovery got a number already used');
+  const seq = await again.append(data);
+  if (seq < next) fail('an append after recovery got a number already used');
   await again.close();
+  const reopened = await lib.CommitLog.open(run.dir, O).catch((e) => fail(`reopen failed: ${e.code} ${e.message}`));
+  const last = await readAll(reopened);
+  await reopened.close();
+  if (!last.get(seq)?.equals(data)) fail(`the record appended after recovery (${seq}) is not there after a reopen`);
   return report;
 }
 
@@ -237,8 +265,12 @@ describe('segment recycling under power loss', () => {
       await log?.close().catch(() => {});
       // The process restarts; the page cache is as the dead one left it.
       fault.restart({});
+      const snap = snapshot(run);
       const restarted = await lib.CommitLog.open(run.dir, O);
       expect(restarted.recovery.corruption, where).toBe(false);
+      checkCut(run, snap, restarted.recovery, (what) => {
+        throw new Error(`${where}: ${what}`);
+      });
       for (let i = 0; i < 2; i++) expect(await appendOne(restarted, run, NEW_LEN), where).toBe(true);
       fault.crash();
       await restarted.close().catch(() => {});
