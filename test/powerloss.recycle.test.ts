@@ -292,6 +292,10 @@ describe('segment recycling under power loss', () => {
     for (let n = 0; !inRecycled(run); n++) {
       if (n === 20) throw new Error('no freed segment was reused');
       expect(await appendOne(log, run, 60000)).toBe(true);
+      // Every append rolls here, and the preparer writes a CHECKPOINT after
+      // each roll before it prepares the next file: let it make a freed
+      // file ready (under load it may otherwise never catch up).
+      for (let w = 0; w < 500 && log.stats().segmentsRecycled === 0; w++) await new Promise((r) => setTimeout(r, 10));
     }
     fault.crash();
     await log.close().catch(() => {});
