@@ -127,8 +127,8 @@ void Committer::FlusherLoop(Flusher* f) {
     idle_flushers_++;
     idle_cv_.notify_all();
     // A flusher that published comes back here and takes what is due
-    // itself; waking the other one for it costs a wake-up on the
-    // appending thread and splits batches (see the publish below).
+    // itself; with two flushers, waking the other one for it costs a wake-up
+    // on the appending thread and splits batches (see the publish below).
     // Staged records are always written; a rewind parks the flushers only
     // once nothing is staged (Quiesce waits for that), and holds off a stop.
     flusher_cv_.wait(l, [this] { return !failure_.ok() || (!writing_ && WriteDue()); });
@@ -158,9 +158,9 @@ void Committer::FlusherLoop(Flusher* f) {
     Written w;
     Status s = WriteBatch(f, base, &w);
     l.lock();
-    // The turn passes on: the other flusher seals and writes the next batch
-    // while this one syncs (its seal's watermark is the durable end now,
-    // below this batch).
+    // With two flushers the turn passes on: the other one seals and writes
+    // the next batch while this one syncs (its seal's watermark is the
+    // durable end now, below this batch). With one, nothing is waiting.
     writing_ = false;
     // Fail-stop starts here, though the failure is recorded only once the
     // batches before this one settle (they may be durable): nothing more is
@@ -169,9 +169,11 @@ void Committer::FlusherLoop(Flusher* f) {
     if (WakeDue()) flusher_cv_.notify_one();
     // Syncs run one at a time, in sequence order: this one starts once the
     // batch before it is durable, and covers everything written by then.
-    // Concurrent syncs would each pay the device's flush; serial ones let
-    // the next batch's write (the copy, or the O_DIRECT transfer) overlap
-    // this sync, which is where two batches in flight gain.
+    // Serial syncs let the next batch's write (the copy, or the O_DIRECT
+    // transfer) overlap this sync, which is where two batches in flight
+    // gain. Concurrent ones were measured and lost end to end (README,
+    // "Concurrent syncs"), and a sync's success would prove nothing while
+    // another on the same descriptor might consume a writeback error.
     publish_cv_.wait(l, [&] { return durable_seq() == base || !failure_.ok(); });
     uint64_t sync_us = 0;
     if (s.ok() && failure_.ok()) {
@@ -198,7 +200,8 @@ void Committer::FlusherLoop(Flusher* f) {
     publish_cv_.notify_all();
     returning_++;
     // Nothing in flight any more, so what is staged is due: this thread
-    // takes it itself after notifying, rather than waking the other one,
+    // takes it itself after notifying, rather than waking the other one
+    // (with two flushers),
     // which would take the batch a wake-up earlier and a few records smaller
     // (measured: a quarter fewer records per batch at 64 callers).
     l.unlock();
