@@ -7,7 +7,16 @@
 // Built and run by bench/lib/ceiling.js.
 //
 //   ceiling <dir> <batch_bytes> <batches> <overwrite|fallocate|append>
-//           <direct_share 0..1> <depth 1|2> <fdatasync|dsync>
+//           <direct_share 0..1> <depth 1|2> <fdatasync|dsync> [turnaround_us]
+//
+// With a turnaround (depth 1 only), the replay is a closed loop as a
+// program's callers make one: the I/O thread sleeps until the main thread
+// hands it the next batch, and the main thread, woken when a batch is done,
+// works (spins) for turnaround_us before it does so, as JavaScript resolving
+// a batch's promises and taking the callers' next appends would. Every
+// caller waits for its batch, so that work is in series with the disk: the
+// bound for any group commit whose callers take that long, and on a VM the
+// I/O itself is slower when its thread sleeps between batches.
 //
 // Prints one JSON line: batches, batchBytes, seconds, latency of one batch (write and sync) p50/p99 in us.
 #define _GNU_SOURCE
@@ -32,6 +41,12 @@ struct job {
   atomic_long next;
   uint64_t* lat_us;
   int failed;
+  // Closed loop (turnaround_us > 0): a batch is handed over under mu.
+  double turnaround_us;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  long handed;  // batches handed to the I/O thread
+  long done;    // batches written and synced
 };
 
 static double now_s(void) {
@@ -51,25 +66,61 @@ static int is_direct(const struct job* j, long i) {
   return (long)((i + 1) * j->direct_share) > (long)(i * j->direct_share);
 }
 
+// Stops the replay; a main thread waiting for the batch learns of it.
+static void* fail(struct job* j) {
+  pthread_mutex_lock(&j->mu);
+  j->failed = 1;
+  pthread_cond_broadcast(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+  return NULL;
+}
+
 static void* flusher(void* arg) {
   struct job* j = arg;
   for (;;) {
     long i = atomic_fetch_add(&j->next, 1);
     if (i >= j->batches) return NULL;
+    if (j->turnaround_us > 0) {
+      pthread_mutex_lock(&j->mu);
+      while (j->handed <= i) pthread_cond_wait(&j->cv, &j->mu);
+      pthread_mutex_unlock(&j->mu);
+    }
     int fd = is_direct(j, i) ? j->fd_direct : j->fd_cached;
     double s0 = now_s();
     if (pwrite(fd, j->buf, j->batch, (off_t)i * j->batch) != (ssize_t)j->batch) {
       perror("pwrite");
-      j->failed = 1;
-      return NULL;
+      return fail(j);
     }
     // In 'dsync' mode the write itself is durable (O_DSYNC), as in sync: 'direct'.
     if (!j->dsync && fdatasync(fd) != 0) {
       perror("fdatasync");
-      j->failed = 1;
-      return NULL;
+      return fail(j);
     }
     j->lat_us[i] = (uint64_t)((now_s() - s0) * 1e6);
+    if (j->turnaround_us > 0) {
+      pthread_mutex_lock(&j->mu);
+      j->done = i + 1;
+      pthread_cond_broadcast(&j->cv);
+      pthread_mutex_unlock(&j->mu);
+    }
+  }
+}
+
+// The main thread of a closed loop: waits for each batch, works for the
+// turnaround, hands over the next.
+static void callers(struct job* j) {
+  for (long i = 0; i < j->batches; i++) {
+    if (i > 0) {
+      double until = now_s() + j->turnaround_us / 1e6;
+      while (now_s() < until) {
+      }
+    }
+    pthread_mutex_lock(&j->mu);
+    j->handed = i + 1;
+    pthread_cond_broadcast(&j->cv);
+    while (j->done <= i && !j->failed) pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+    if (j->failed) return;
   }
 }
 
@@ -91,9 +142,9 @@ static int prepare(int fd, const char* state, size_t total, void* buf, size_t ba
 }
 
 int main(int argc, char** argv) {
-  if (argc != 8) {
+  if (argc != 8 && argc != 9) {
     fprintf(stderr, "usage: ceiling <dir> <batch_bytes> <batches> <overwrite|fallocate|append> "
-                    "<direct_share> <depth> <fdatasync|dsync>\n");
+                    "<direct_share> <depth> <fdatasync|dsync> [turnaround_us]\n");
     return 2;
   }
   struct job j = {0};
@@ -102,7 +153,11 @@ int main(int argc, char** argv) {
   j.direct_share = atof(argv[5]);
   int depth = atoi(argv[6]);
   j.dsync = strcmp(argv[7], "dsync") == 0;
-  if (j.batches < 1 || depth < 1 || depth > 2 || j.direct_share < 0 || j.direct_share > 1) {
+  j.turnaround_us = argc == 9 ? atof(argv[8]) : 0;
+  pthread_mutex_init(&j.mu, NULL);
+  pthread_cond_init(&j.cv, NULL);
+  if (j.batches < 1 || depth < 1 || depth > 2 || j.direct_share < 0 || j.direct_share > 1 ||
+      !(j.turnaround_us >= 0) || (j.turnaround_us > 0 && depth != 1)) {
     fprintf(stderr, "ceiling: bad arguments\n");
     return 2;
   }
@@ -120,13 +175,15 @@ int main(int argc, char** argv) {
   pthread_t threads[2];
   double t0 = now_s();
   for (int t = 0; t < depth; t++) pthread_create(&threads[t], NULL, flusher, &j);
+  if (j.turnaround_us > 0) callers(&j);
   for (int t = 0; t < depth; t++) pthread_join(threads[t], NULL);
   double secs = now_s() - t0;
   if (j.failed) return 1;
   qsort(j.lat_us, (size_t)j.batches, sizeof(uint64_t), cmp_u64);
-  printf("{\"batches\":%ld,\"batchBytes\":%zu,\"seconds\":%.6f,\"batchUsP50\":%llu,\"batchUsP99\":%llu}\n",
+  printf("{\"batches\":%ld,\"batchBytes\":%zu,\"seconds\":%.6f,\"batchUsP50\":%llu,\"batchUsP99\":%llu,"
+         "\"turnaroundUs\":%.1f}\n",
          j.batches, j.batch, secs, (unsigned long long)j.lat_us[j.batches / 2],
-         (unsigned long long)j.lat_us[(j.batches * 99) / 100]);
+         (unsigned long long)j.lat_us[(j.batches * 99) / 100], j.turnaround_us);
   close(j.fd_direct);
   close(j.fd_cached);
   unlink(path);
