@@ -1,7 +1,8 @@
 // What `npm run bench` leaves for people to read: progress in a log file,
 // where the results go, the charts and the report. The benchmark itself runs
 // here only on a tiny matrix (two cells of 0.2 s, no commitlog cell, so no
-// build of the addon or of bench/ceiling.c is needed); no figure is asserted.
+// build of the addon is needed); no figure is asserted. bench/ceiling.c is
+// built once, for its closed-loop replay.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -216,5 +217,56 @@ describe('bench disk ceiling', () => {
     expect(ceilingPlan({ ...base, contender: 'commitlog-steady', preallocate: 'recycled' }).states).toEqual(['overwrite']);
     // At most 256 MiB replayed for a long cell of large batches.
     expect(ceilingPlan({ ...base, batchBytes: 1 << 20, batches: 10_000 }).batches).toBe(256);
+  });
+});
+
+describe('bench closed-loop bound', () => {
+  const base = cell('commitlog-steady', 64, [300_000], {
+    syncMode: 'auto',
+    preallocate: 'recycled',
+    directShare: 1,
+    overlappedShare: 0,
+    batches: 4000,
+    recordsPerBatch: 64,
+    mainThreadCpuUsPerRecord: 0.7,
+  });
+
+  it('puts the main thread\'s CPU per batch in series only where every caller is in every batch', () => {
+    expect(ceilingPlan(base).turnaroundUs).toBe(44.8);
+    expect(ceilingPlan({ ...base, concurrency: 1, recordsPerBatch: 1, mainThreadCpuUsPerRecord: 9.77 }).turnaroundUs).toBe(9.8);
+    // 1,024 callers in batches of 500: the next batch forms while one syncs.
+    expect(ceilingPlan({ ...base, concurrency: 1024, recordsPerBatch: 500 }).turnaroundUs).toBeUndefined();
+    // Two batches in flight overlap; no CPU figure (not Linux): no bound.
+    expect(ceilingPlan({ ...base, overlappedShare: 0.5 }).turnaroundUs).toBeUndefined();
+    expect(ceilingPlan({ ...base, mainThreadCpuUsPerRecord: null }).turnaroundUs).toBeUndefined();
+  });
+
+  it('shows the bound and the contender\'s share of it in the ceilings table', () => {
+    const ceiling = {
+      ...ceilingPlan(base),
+      byState: { overwrite: { recordsPerSec: 450_000, batchUsP50: 118 } },
+      bestState: 'overwrite',
+      recordsPerSec: 450_000,
+      closedLoop: { recordsPerSec: 330_000, batchUsP50: 121, turnaroundUs: 44.8 },
+    };
+    const lines = renderReport([{ ...base, ceiling }], META).split('\n');
+    const header = lines.find((l) => l.startsWith('| contender | callers | record | batch bytes'))!.split('|').map((c) => c.trim());
+    const row = lines.filter((l) => l.startsWith('| commitlog (default), steady state'))[1].split('|').map((c) => c.trim());
+    expect(row[header.indexOf('closed loop: turnaround µs, rec/s (batch p50 µs)')]).toBe('44.8, 330.0k (121)');
+    expect(row[header.indexOf('vs closed loop')]).toBe('91%');
+  });
+
+  it('replays a closed loop with ceiling.c: each turnaround in series with its batch', () => {
+    const dir = tmpDir();
+    const bin = path.join(dir, 'ceiling');
+    execFileSync('cc', ['-O2', '-pthread', '-o', bin, path.join(ROOT, 'bench', 'ceiling.c')]);
+    const r = JSON.parse(execFileSync(bin, [dir, '4096', '30', 'overwrite', '0', '1', 'fdatasync', '2000'], { encoding: 'utf8' }));
+    expect(r).toMatchObject({ batches: 30, batchBytes: 4096, turnaroundUs: 2000 });
+    // 29 turnarounds of 2 ms spun between the 30 batches: a lower bound only.
+    expect(r.seconds).toBeGreaterThanOrEqual(29 * 0.002);
+    // A closed loop has one batch in flight.
+    const bad = spawnSync(bin, [dir, '4096', '30', 'overwrite', '0', '2', 'fdatasync', '50'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('ceiling-'))).toEqual([]);
   });
 });
