@@ -10,12 +10,13 @@
 //   notify       that write(2) itself (it wakes the main thread; on a VM
 //                whose other vCPU is halted, the waker pays for the IPI)
 //   wake         the write began → the main thread is on a CPU
-//   JavaScript   → the kick: the main thread's last futex wake before the
-//                next write (resolving the batch's promises, the callers'
-//                next appends, the kick itself), or its return to the poll
-//   kick         → the flusher enters the next batch's write
-//   (main: kick → poll)  the main thread's time from the kick until it
-//                polls again: in parallel with the write, not in the sum
+//   turnaround   → the flusher enters the next batch's write: JavaScript
+//                resolving the batch's promises, the callers' next appends,
+//                the kick, and the flusher's wake-up or return to its loop
+//                (the kick is not told apart: with the flusher still
+//                runnable it makes no system call)
+//   (main thread busy)  on a CPU until it polls again with a timeout: part
+//                of it runs beside the write, so it is not in the sum
 //   write, sync  the write (pwrite/pwritev) and the fdatasync themselves
 //
 // plus how often the main thread woke on another CPU than the flusher's.
@@ -90,7 +91,7 @@ function analyse(evs) {
   const isWrite = (e) => e.ev === 'syscalls:sys_enter_pwritev' || (e.ev === 'syscalls:sys_enter_pwrite64' && count(e) !== 64);
   const isWriteExit = (e) => e.ev === 'syscalls:sys_exit_pwritev' || e.ev === 'syscalls:sys_exit_pwrite64';
 
-  const steps = { publish: [], notify: [], wake: [], javascript: [], kick: [], after: [], write: [], sync: [], cycle: [] };
+  const steps = { publish: [], notify: [], wake: [], turnaround: [], busy: [], write: [], sync: [], cycle: [] };
   let crossCpu = 0;
   let cur = null; // the cycle being cut, from one fdatasync's return to the next
   let syncEnter = null;
@@ -106,12 +107,8 @@ function analyse(evs) {
           steps.publish.push(cur.notify - cur.t0);
           steps.notify.push(cur.notifyEnd - cur.notify);
           steps.wake.push(cur.wake - cur.notify);
-          // The kick: the main thread's last futex wake before the write,
-          // else (the flusher was not asleep) its return to the poll.
-          const kick = cur.kick ?? Math.min(cur.jsEnd, cur.writeStart);
-          steps.javascript.push(kick - cur.wake);
-          steps.kick.push(cur.writeStart - kick);
-          steps.after.push(cur.jsEnd - kick);
+          steps.turnaround.push(cur.writeStart - cur.wake);
+          steps.busy.push(cur.jsEnd - cur.wake);
           steps.write.push(cur.writeEnd - cur.writeStart);
           steps.cycle.push(e.t - cur.t0);
           if (cur.mainCpu !== cur.cpu) crossCpu++;
@@ -141,8 +138,6 @@ function analyse(evs) {
         cur.wake = e.t;
         cur.mainCpu = e.cpu;
       }
-    } else if (cur.writeStart === undefined && e.tid === main && e.ev === 'syscalls:sys_enter_futex' && (parseInt(/op: (0x[0-9a-f]+)/.exec(e.arg)?.[1] ?? '0', 16) & 0x7f) === 1) {
-      cur.kick = e.t; // the last FUTEX_WAKE before the write: the kick (or a lock handed over)
     } else if (cur.jsEnd === undefined && e.tid === main && e.ev.startsWith('syscalls:sys_enter_epoll') && !/timeout: 0x0+,/.test(e.arg)) {
       cur.jsEnd = e.t; // back to a poll that may sleep: the tick is over
     }
@@ -162,12 +157,11 @@ function main() {
       ['publish (HEAD update) ', steps.publish],
       ['notify (eventfd write)', steps.notify],
       ['wake (main on a CPU)  ', steps.wake],
-      ['JavaScript            ', steps.javascript],
-      ['kick → write          ', steps.kick],
-      ['(main: kick → poll)   ', steps.after],
+      ['turnaround → write    ', steps.turnaround],
       ['write                 ', steps.write],
       ['fdatasync             ', steps.sync],
     ];
+    const busy = `(main thread busy)       ${f(median(steps.busy))}   (on a CPU → its next poll that may sleep; part of it runs beside the write)`;
     const perBatchUs = cell.recordsPerBatch / cell.recordsPerSec * 1e6;
     process.stdout.write(
       `${contender}, ${callers} callers, ${bytes}-byte records, ${seconds} s under perf: ` +
@@ -175,8 +169,9 @@ function main() {
         `cycles cut: ${cycles}; main thread woke on another CPU than the flusher's in ${((crossCpu / Math.max(cycles, 1)) * 100).toFixed(0)}%\n\n` +
         `step                     median µs\n` +
         rows.map(([name, xs]) => `${name}   ${f(median(xs))}`).join('\n') +
-        `\nsum of the medians        ${f(rows.reduce((a, [, xs]) => a + (median(xs) || 0), 0) - median(steps.notify) - median(steps.after))}` +
-        `   (notify is inside wake; kick → poll in parallel)\ncycle (sync to sync)      ${f(median(steps.cycle))}   (from the run's rate: ${perBatchUs.toFixed(0)})\n`,
+        `\n${busy}` +
+        `\nsum of the medians        ${f(rows.reduce((a, [, xs]) => a + (median(xs) || 0), 0) - median(steps.notify))}` +
+        `   (notify is inside wake)\ncycle (sync to sync)      ${f(median(steps.cycle))}   (from the run's rate: ${perBatchUs.toFixed(0)})\n`,
     );
   } finally {
     fs.rmSync(perfData, { force: true });
