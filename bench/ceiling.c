@@ -153,7 +153,9 @@ int main(int argc, char** argv) {
   j.direct_share = atof(argv[5]);
   int depth = atoi(argv[6]);
   j.dsync = strcmp(argv[7], "dsync") == 0;
-  j.turnaround_us = argc == 9 ? atof(argv[8]) : 0;
+  char* end = NULL;
+  j.turnaround_us = argc == 9 ? strtod(argv[8], &end) : 0;
+  if (argc == 9 && (end == argv[8] || *end != '\0')) j.turnaround_us = -1;  // refused below
   pthread_mutex_init(&j.mu, NULL);
   pthread_cond_init(&j.cv, NULL);
   if (j.batches < 1 || depth < 1 || depth > 2 || j.direct_share < 0 || j.direct_share > 1 ||
@@ -179,11 +181,13 @@ int main(int argc, char** argv) {
   for (int t = 0; t < depth; t++) pthread_join(threads[t], NULL);
   double secs = now_s() - t0;
   if (j.failed) return 1;
+  uint64_t sum_us = 0;
+  for (long i = 0; i < j.batches; i++) sum_us += j.lat_us[i];
   qsort(j.lat_us, (size_t)j.batches, sizeof(uint64_t), cmp_u64);
   printf("{\"batches\":%ld,\"batchBytes\":%zu,\"seconds\":%.6f,\"batchUsP50\":%llu,\"batchUsP99\":%llu,"
-         "\"turnaroundUs\":%.1f}\n",
+         "\"batchUsSum\":%llu,\"turnaroundUs\":%.1f}\n",
          j.batches, j.batch, secs, (unsigned long long)j.lat_us[j.batches / 2],
-         (unsigned long long)j.lat_us[(j.batches * 99) / 100], j.turnaround_us);
+         (unsigned long long)j.lat_us[(j.batches * 99) / 100], (unsigned long long)sum_us, j.turnaround_us);
   close(j.fd_direct);
   close(j.fd_cached);
   unlink(path);

@@ -62,7 +62,7 @@ function record(perfData) {
 const LINE = /^\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)$/;
 
 function parse(perfData) {
-  const r = spawnSync('perf', ['script', '-i', perfData, '-F', 'comm,tid,cpu,time,event,trace'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const r = spawnSync('perf', ['script', '--ns', '-i', perfData, '-F', 'comm,tid,cpu,time,event,trace'], { encoding: 'utf8', maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`perf script failed: ${r.stderr}`);
   const out = [];
   for (const line of r.stdout.split('\n')) {
@@ -138,11 +138,13 @@ function analyse(evs) {
         cur.wake = e.t;
         cur.mainCpu = e.cpu;
       }
-    } else if (cur.jsEnd === undefined && e.tid === main && e.ev.startsWith('syscalls:sys_enter_epoll') && !/timeout: 0x0+,/.test(e.arg)) {
+    } else if (cur.jsEnd === undefined && e.tid === main && e.ev.startsWith('syscalls:sys_enter_epoll') && !/timeout: 0x0+(,|$)/.test(e.arg)) {
       cur.jsEnd = e.t; // back to a poll that may sleep: the tick is over
     }
   }
-  return { steps, cycles: steps.cycle.length, crossCpu };
+  // Cycles not cut: a notification coalesced with the next, or the main
+  // thread still busy when the next sync returned. The medians leave them out.
+  return { steps, cycles: steps.cycle.length, syncs: steps.sync.length, crossCpu };
 }
 
 function main() {
@@ -151,7 +153,7 @@ function main() {
   const perfData = path.join(os.tmpdir(), `commitlog-cycle-${process.pid}.data`);
   try {
     const cell = record(perfData);
-    const { steps, cycles, crossCpu } = analyse(parse(perfData));
+    const { steps, cycles, syncs, crossCpu } = analyse(parse(perfData));
     const f = (x) => (Number.isFinite(x) ? x.toFixed(0).padStart(6) : '     —');
     const rows = [
       ['publish (HEAD update) ', steps.publish],
@@ -166,7 +168,7 @@ function main() {
     process.stdout.write(
       `${contender}, ${callers} callers, ${bytes}-byte records, ${seconds} s under perf: ` +
         `${Math.round(cell.recordsPerSec)} records/s, ${cell.recordsPerBatch.toFixed(1)} records/batch, p50 ${cell.latencyUsP50.toFixed(0)} µs\n` +
-        `cycles cut: ${cycles}; main thread woke on another CPU than the flusher's in ${((crossCpu / Math.max(cycles, 1)) * 100).toFixed(0)}%\n\n` +
+        `cycles cut: ${cycles} of ${syncs} syncs (the rest: a coalesced notification, or the main thread still busy at the next sync); main thread woke on another CPU than the flusher's in ${((crossCpu / Math.max(cycles, 1)) * 100).toFixed(0)}%\n\n` +
         `step                     median µs\n` +
         rows.map(([name, xs]) => `${name}   ${f(median(xs))}`).join('\n') +
         `\n${busy}` +

@@ -239,6 +239,16 @@ describe('bench closed-loop bound', () => {
     // Two batches in flight overlap; no CPU figure (not Linux): no bound.
     expect(ceilingPlan({ ...base, overlappedShare: 0.5 }).turnaroundUs).toBeUndefined();
     expect(ceilingPlan({ ...base, mainThreadCpuUsPerRecord: null }).turnaroundUs).toBeUndefined();
+    // Every caller in every batch means at least 90% of them (57.6 of 64).
+    expect(ceilingPlan({ ...base, recordsPerBatch: 57 }).turnaroundUs).toBeUndefined();
+    expect(ceilingPlan({ ...base, recordsPerBatch: 58 }).turnaroundUs).toBe(40.6);
+    // The replayed run's own CPU figure, not the median across runs.
+    expect(ceilingPlan({ ...base, ownMainThreadCpuUsPerRecord: 0.8 }).turnaroundUs).toBe(51.2);
+    // The replay writes written blocks: a growing log past 100 MB/s fallocates
+    // ('auto'), below it zero-fills.
+    expect(ceilingPlan({ ...base, preallocate: 'auto', mbPerSec: 249 }).turnaroundUs).toBeUndefined();
+    expect(ceilingPlan({ ...base, preallocate: 'auto', mbPerSec: 6.7 }).turnaroundUs).toBe(44.8);
+    expect(ceilingPlan({ ...base, preallocate: 'fallocate' }).turnaroundUs).toBeUndefined();
   });
 
   it('shows the bound and the contender\'s share of it in the ceilings table', () => {
@@ -262,11 +272,16 @@ describe('bench closed-loop bound', () => {
     execFileSync('cc', ['-O2', '-pthread', '-o', bin, path.join(ROOT, 'bench', 'ceiling.c')]);
     const r = JSON.parse(execFileSync(bin, [dir, '4096', '30', 'overwrite', '0', '1', 'fdatasync', '2000'], { encoding: 'utf8' }));
     expect(r).toMatchObject({ batches: 30, batchBytes: 4096, turnaroundUs: 2000 });
-    // 29 turnarounds of 2 ms spun between the 30 batches: a lower bound only.
-    expect(r.seconds).toBeGreaterThanOrEqual(29 * 0.002);
+    // In series: the 29 turnarounds of 2 ms spun between the 30 batches and
+    // every batch's own write and sync (an I/O thread that did not wait to
+    // be handed a batch would overlap them).
+    expect(r.seconds * 1e6).toBeGreaterThanOrEqual(r.batchUsSum + 29 * 2000);
+    expect(r.batchUsSum).toBeGreaterThan(0);
     // A closed loop has one batch in flight.
     const bad = spawnSync(bin, [dir, '4096', '30', 'overwrite', '0', '2', 'fdatasync', '50'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
+    // A turnaround that is not a number is refused, not read as none.
+    expect(spawnSync(bin, [dir, '4096', '30', 'overwrite', '0', '1', 'fdatasync', '2x'], { encoding: 'utf8' }).status).toBe(2);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('ceiling-'))).toEqual([]);
   });
 });

@@ -46,10 +46,11 @@ const CEILING_TEXT =
   'fdatasync per batch (O_DSYNC writes for `sync: \'direct\'`), on written blocks and on fallocated ones; ' +
   'the ceiling is the better of the two. Above 100% means the disk was faster for the contender than for its ' +
   "replay a second later: noise, not headroom. `sync: 'none'` gets no ceiling (it does not sync). " +
-  'Where every caller is in every batch (1 and 64 callers), a closed-loop replay follows: the same batches on the ' +
-  "better file state, each handed over by a main thread that first works (spins) for the contender's main-thread " +
-  'CPU time per batch, as JavaScript resolving a batch and taking the next appends does: that work is in series ' +
-  'with the disk for any group commit whose callers await their appends. Above 100% there means part of the ' +
+  'Where every caller is in every batch (1 and 64 callers) and the log writes written blocks, a closed-loop replay ' +
+  "follows: the same batches on written blocks, each handed over by a main thread that first works (spins) for the " +
+  "contender's main-thread CPU time per batch, as JavaScript resolving a batch and taking the next appends does: " +
+  'that work is in series with the disk for any group commit whose callers await their appends. Part of that CPU ' +
+  'time runs beside the write, so the bound errs low by a few percent; above 100% means part of the ' +
   "contender's main-thread work overlapped the disk.";
 
 /** The whole report: every table under its own heading, with text between. */
