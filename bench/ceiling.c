@@ -119,8 +119,9 @@ static void callers(struct job* j) {
     j->handed = i + 1;
     pthread_cond_broadcast(&j->cv);
     while (j->done <= i && !j->failed) pthread_cond_wait(&j->cv, &j->mu);
+    int failed = j->failed;
     pthread_mutex_unlock(&j->mu);
-    if (j->failed) return;
+    if (failed) return;
   }
 }
 

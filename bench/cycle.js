@@ -23,6 +23,7 @@
 // Tracing adds about a microsecond to each system call: read the steps
 // against each other and against the cycle, not as absolutes. With more
 // than one batch in flight the cycles overlap and the cut is not meaningful.
+// A steady-state cell's fill (bench/contenders.js) is in the trace too.
 //
 // Needs perf (Debian linux-perf) and root (or perf_event_paranoid <= -1)
 // with tracefs mounted; a data directory on the disk under test:

@@ -45,7 +45,8 @@ function ceilingPlan(r) {
  * The closed-loop replay puts that much work in series with each batch's
  * write and sync. That is more than the part really in series (some of it
  * runs beside the write: bench/cycle.js), so the bound errs low, in the
- * contender's favour, by a few percent. Undefined when the cell is not such
+ * contender's favour (by 5–12% at 64 callers on the build machine: README,
+ * "The closed-loop bound"). Undefined when the cell is not such
  * a loop, one batch overlaps another, or the log does not write written
  * blocks (the replay's state): a growing log past 100 MB/s fallocates.
  */
@@ -53,6 +54,8 @@ function closedLoopTurnaround(r) {
   const cpu = r.ownMainThreadCpuUsPerRecord ?? r.mainThreadCpuUsPerRecord;
   if (!(cpu > 0) || r.overlappedShare > 0) return undefined;
   if (!(r.recordsPerBatch >= 0.9 * r.concurrency)) return undefined;
+  // 'auto' fallocates past kAutoFallocateBytesPerSec (100e6, options.h);
+  // the payload rate stands in for the flusher's.
   const writtenBlocks = r.preallocate === 'recycled' || r.preallocate === 'zero' || (r.preallocate === 'auto' && r.mbPerSec < 100);
   if (!writtenBlocks) return undefined;
   return Math.round(cpu * r.recordsPerBatch * 10) / 10;

@@ -50,7 +50,8 @@ const CEILING_TEXT =
   "follows: the same batches on written blocks, each handed over by a main thread that first works (spins) for the " +
   "contender's main-thread CPU time per batch, as JavaScript resolving a batch and taking the next appends does: " +
   'that work is in series with the disk for any group commit whose callers await their appends. Part of that CPU ' +
-  'time runs beside the write, so the bound errs low by a few percent; above 100% means part of the ' +
+  'time runs beside the write, so the bound errs low (by 5–12% at 64 callers on the build machine: README); ' +
+  'above 100% means part of the ' +
   "contender's main-thread work overlapped the disk.";
 
 /** The whole report: every table under its own heading, with text between. */
