@@ -284,4 +284,20 @@ describe('bench closed-loop bound', () => {
     expect(spawnSync(bin, [dir, '4096', '30', 'overwrite', '0', '1', 'fdatasync', '2x'], { encoding: 'utf8' }).status).toBe(2);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('ceiling-'))).toEqual([]);
   });
+
+  it("replays with an io_uring write linked to its fdatasync ('uring', bench:uring), writing every batch", () => {
+    const dir = tmpDir();
+    const bin = path.join(dir, 'ceiling');
+    execFileSync('cc', ['-O2', '-pthread', '-o', bin, path.join(ROOT, 'bench', 'ceiling.c')]);
+    const run = (...args: string[]) => spawnSync(bin, [dir, '4096', '30', 'append', ...args], { encoding: 'utf8' });
+    const r = run('0', '1', 'uring');
+    // A kernel without io_uring (io_uring_disabled, a seccomp filter) says so.
+    if (r.status !== 0 && /io_uring_setup/.test(r.stderr)) return;
+    expect(r.status, r.stderr).toBe(0);
+    // A growing file ends as long as the batches it was given: each was written.
+    expect(JSON.parse(r.stdout)).toMatchObject({ batches: 30, batchBytes: 4096, fileBytes: 30 * 4096 });
+    expect(JSON.parse(run('0', '1', 'uring', '100').stdout)).toMatchObject({ batches: 30, fileBytes: 30 * 4096 });
+    expect(run('0', '1', 'fsync').status, 'a sync mode it does not know').toBe(2);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('ceiling-'))).toEqual([]);
+  });
 });
