@@ -6,14 +6,21 @@
 // so a product doing the same I/O cannot beat it except by noise.
 // Built and run by bench/lib/ceiling.js.
 //
-//   ceiling <dir> <batch_bytes> <batches> <overwrite|fallocate|append>
-//           <direct_share 0..1> <depth 1|2> <fdatasync|dsync|uring> [turnaround_us]
+//   ceiling <dir> <batch_bytes> <batches> <overwrite|overwrite-uncached|fallocate|append>
+//           <direct_share 0..1> <depth 1|2> <fdatasync|dsync|uring|uring-dsync> [turnaround_us]
+//
+// 'overwrite' leaves the prefill's pages in the page cache, as a segment
+// the preparer zero-filled has them: an O_DIRECT write then also drops
+// them. 'overwrite-uncached' drops them after the prefill (a segment whose
+// pages were written back and evicted).
 //
 // 'uring' submits each batch as an io_uring write linked to an fdatasync
 // (IOSQE_IO_LINK, IORING_FSYNC_DATASYNC) and waits for both in one
 // io_uring_enter: the same I/O as 'fdatasync' with one system call instead
-// of two, to measure what io_uring could give a flusher (a ring per I/O
-// thread; raw system calls, so the bench needs no liburing-dev).
+// of two. 'uring-dsync' submits one write with RWF_DSYNC instead (durable
+// when it completes, as 'dsync' is). To measure what io_uring could give a
+// flusher (a ring per I/O thread; raw system calls, so the bench needs no
+// liburing-dev).
 //
 // With a turnaround (depth 1 only), the replay is a closed loop as a
 // program's callers make one: the I/O thread sleeps until the main thread
@@ -28,6 +35,7 @@
 // (write and sync) p50/p99 and their sum in us, the turnaround, and the
 // file's size at the end (a check that the batches were written).
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/io_uring.h>
 #include <pthread.h>
@@ -49,7 +57,7 @@ struct job {
   long batches;
   double direct_share;
   int dsync;
-  int uring;
+  int uring;  // 1: write linked to an fdatasync; 2: one RWF_DSYNC write
   void* buf;
   atomic_long next;
   uint64_t* lat_us;
@@ -126,9 +134,10 @@ static struct io_uring_sqe* ring_sqe(struct ring* r, unsigned tail) {
   return &r->sqes[i];
 }
 
-// A write linked to an fdatasync, submitted and waited for in one call.
-// Returns 0 when the write was whole and the sync succeeded.
-static int ring_write_sync(struct ring* r, int fd, const void* buf, size_t len, off_t off) {
+// A write linked to an fdatasync (or, with dsync, one RWF_DSYNC write),
+// submitted and waited for in one call. Returns 0 when the write was whole
+// and the sync succeeded.
+static int ring_write_sync(struct ring* r, int fd, const void* buf, size_t len, off_t off, int dsync) {
   unsigned tail = *r->sq_tail;
   struct io_uring_sqe* w = ring_sqe(r, tail);
   w->opcode = IORING_OP_WRITE;
@@ -136,19 +145,26 @@ static int ring_write_sync(struct ring* r, int fd, const void* buf, size_t len, 
   w->addr = (uintptr_t)buf;
   w->len = (unsigned)len;
   w->off = (uint64_t)off;
-  w->flags = IOSQE_IO_LINK;
   w->user_data = 1;
-  struct io_uring_sqe* s = ring_sqe(r, tail + 1);
-  s->opcode = IORING_OP_FSYNC;
-  s->fd = fd;
-  s->fsync_flags = IORING_FSYNC_DATASYNC;
-  s->user_data = 2;
-  __atomic_store_n(r->sq_tail, tail + 2, __ATOMIC_RELEASE);
-  int seen = 0, ok = 1;
-  while (seen < 2) {
-    if (syscall(__NR_io_uring_enter, r->fd, seen == 0 ? 2 : 0, 2 - seen, IORING_ENTER_GETEVENTS, NULL, 0) < 0) {
-      return perror("io_uring_enter"), -1;
-    }
+  unsigned want = 1;
+  if (dsync) {
+    w->rw_flags = RWF_DSYNC;
+  } else {
+    w->flags = IOSQE_IO_LINK;
+    struct io_uring_sqe* s = ring_sqe(r, tail + 1);
+    s->opcode = IORING_OP_FSYNC;
+    s->fd = fd;
+    s->fsync_flags = IORING_FSYNC_DATASYNC;
+    s->user_data = 2;
+    want = 2;
+  }
+  __atomic_store_n(r->sq_tail, tail + want, __ATOMIC_RELEASE);
+  unsigned submitted = 0, seen = 0;
+  int ok = 1;
+  while (seen < want) {
+    long n = syscall(__NR_io_uring_enter, r->fd, want - submitted, want - seen, IORING_ENTER_GETEVENTS, NULL, 0);
+    if (n < 0 && errno != EINTR) return perror("io_uring_enter"), -1;
+    if (n > 0) submitted += (unsigned)n;
     unsigned head = *r->cq_head, ctail = __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE);
     for (; head != ctail; head++, seen++) {
       struct io_uring_cqe* c = &r->cqes[head & *r->cq_mask];
@@ -167,7 +183,10 @@ static void* flusher(void* arg) {
   if (j->uring && ring_init(&ring) != 0) return fail(j);
   for (;;) {
     long i = atomic_fetch_add(&j->next, 1);
-    if (i >= j->batches) return NULL;
+    if (i >= j->batches) {
+      if (ring.fd >= 0) close(ring.fd);
+      return NULL;
+    }
     if (j->turnaround_us > 0) {
       pthread_mutex_lock(&j->mu);
       while (j->handed <= i) pthread_cond_wait(&j->cv, &j->mu);
@@ -176,7 +195,10 @@ static void* flusher(void* arg) {
     int fd = is_direct(j, i) ? j->fd_direct : j->fd_cached;
     double s0 = now_s();
     if (j->uring) {
-      if (ring_write_sync(&ring, fd, j->buf, j->batch, (off_t)i * j->batch) != 0) return fail(j);
+      if (ring_write_sync(&ring, fd, j->buf, j->batch, (off_t)i * j->batch, j->uring == 2) != 0) {
+        close(ring.fd);
+        return fail(j);
+      }
     } else if (pwrite(fd, j->buf, j->batch, (off_t)i * j->batch) != (ssize_t)j->batch) {
       perror("pwrite");
       return fail(j);
@@ -220,9 +242,15 @@ static void callers(struct job* j) {
 // unwritten (fallocated ones, whose extents a sync must convert), or none
 // (a growing file). Synced, so the preparation is not measured.
 static int prepare(int fd, const char* state, size_t total, void* buf, size_t batch) {
-  if (strcmp(state, "overwrite") == 0) {
+  int uncached = strcmp(state, "overwrite-uncached") == 0;
+  if (uncached || strcmp(state, "overwrite") == 0) {
     for (size_t off = 0; off < total; off += batch) {
       if (pwrite(fd, buf, batch, (off_t)off) != (ssize_t)batch) return perror("prefill"), -1;
+    }
+    if (uncached) {
+      // Written back first, so that the pages are clean and can be dropped.
+      if (fsync(fd) != 0) return perror("fsync"), -1;
+      if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) != 0) return perror("fadvise"), -1;
     }
   } else if (strcmp(state, "fallocate") == 0) {
     if (posix_fallocate(fd, 0, (off_t)total) != 0) return perror("fallocate"), -1;
@@ -234,8 +262,8 @@ static int prepare(int fd, const char* state, size_t total, void* buf, size_t ba
 
 int main(int argc, char** argv) {
   if (argc != 8 && argc != 9) {
-    fprintf(stderr, "usage: ceiling <dir> <batch_bytes> <batches> <overwrite|fallocate|append> "
-                    "<direct_share> <depth> <fdatasync|dsync|uring> [turnaround_us]\n");
+    fprintf(stderr, "usage: ceiling <dir> <batch_bytes> <batches> <overwrite|overwrite-uncached|fallocate|append> "
+                    "<direct_share> <depth> <fdatasync|dsync|uring|uring-dsync> [turnaround_us]\n");
     return 2;
   }
   struct job j = {0};
@@ -244,7 +272,7 @@ int main(int argc, char** argv) {
   j.direct_share = atof(argv[5]);
   int depth = atoi(argv[6]);
   j.dsync = strcmp(argv[7], "dsync") == 0;
-  j.uring = strcmp(argv[7], "uring") == 0;
+  j.uring = strcmp(argv[7], "uring") == 0 ? 1 : strcmp(argv[7], "uring-dsync") == 0 ? 2 : 0;
   int sync_ok = j.dsync || j.uring || strcmp(argv[7], "fdatasync") == 0;
   char* end = NULL;
   j.turnaround_us = argc == 9 ? strtod(argv[8], &end) : 0;
