@@ -311,4 +311,21 @@ describe('bench closed-loop bound', () => {
     expect(JSON.parse(u.stdout)).toMatchObject({ batches: 30, fileBytes: 30 * 4096 });
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('ceiling-'))).toEqual([]);
   });
+  it('measures the copy into a buffer by its last write (dma-copy: bench:dma-copy), four ways, and removes its file', () => {
+    const dir = tmpDir();
+    const bin = path.join(dir, 'dma-copy');
+    execFileSync('cc', ['-O2', '-o', bin, path.join(ROOT, 'bench', 'dma-copy.c')]);
+    const r = spawnSync(bin, [dir, '1', '2'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const ways = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(ways.map((w) => `${w.write}, ${w.copy}`)).toEqual([
+      'O_DIRECT, memcpy',
+      'O_DIRECT, non-temporal',
+      'page cache, memcpy',
+      'page cache, non-temporal',
+    ]);
+    for (const w of ways) expect(w.usPer64KiB).toBeGreaterThan(0);
+    expect(spawnSync(bin, [dir, '0'], { encoding: 'utf8' }).status, 'no rounds').toBe(2);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('dma-copy-'))).toEqual([]);
+  });
 });
