@@ -289,11 +289,12 @@ int main(int argc, char** argv) {
   int sync_flag = j.dsync ? O_DSYNC : 0;
   j.fd_cached = open(path, O_RDWR | O_CREAT | O_TRUNC | sync_flag, 0644);
   if (j.fd_cached < 0) return perror("open"), 1;
-  if (posix_memalign(&j.buf, 4096, j.batch) != 0) return 1;
+  // From here on a failure removes the file, as a success does.
+  if (posix_memalign(&j.buf, 4096, j.batch) != 0) return unlink(path), 1;
   memset(j.buf, 0xab, j.batch);
-  if (prepare(j.fd_cached, argv[4], j.batch * (size_t)j.batches, j.buf, j.batch) != 0) return 1;
+  if (prepare(j.fd_cached, argv[4], j.batch * (size_t)j.batches, j.buf, j.batch) != 0) return unlink(path), 1;
   j.fd_direct = open(path, O_RDWR | O_DIRECT | sync_flag);
-  if (j.fd_direct < 0) return perror("open O_DIRECT"), 1;
+  if (j.fd_direct < 0) return perror("open O_DIRECT"), unlink(path), 1;
   j.lat_us = calloc((size_t)j.batches, sizeof(uint64_t));
   pthread_t threads[2];
   double t0 = now_s();
@@ -301,11 +302,11 @@ int main(int argc, char** argv) {
   if (j.turnaround_us > 0) callers(&j);
   for (int t = 0; t < depth; t++) pthread_join(threads[t], NULL);
   double secs = now_s() - t0;
-  if (j.failed) return 1;
+  if (j.failed) return unlink(path), 1;
   uint64_t sum_us = 0;
   for (long i = 0; i < j.batches; i++) sum_us += j.lat_us[i];
   struct stat st;
-  if (fstat(j.fd_cached, &st) != 0) return perror("fstat"), 1;
+  if (fstat(j.fd_cached, &st) != 0) return perror("fstat"), unlink(path), 1;
   qsort(j.lat_us, (size_t)j.batches, sizeof(uint64_t), cmp_u64);
   printf("{\"batches\":%ld,\"batchBytes\":%zu,\"seconds\":%.6f,\"batchUsP50\":%llu,\"batchUsP99\":%llu,"
          "\"batchUsSum\":%llu,\"turnaroundUs\":%.1f,\"fileBytes\":%lld}\n",

@@ -311,6 +311,26 @@ describe('bench closed-loop bound', () => {
     expect(JSON.parse(u.stdout)).toMatchObject({ batches: 30, fileBytes: 30 * 4096 });
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('ceiling-'))).toEqual([]);
   });
+  it('stops a replay whose write fails, closed loop or not, with exit 1 and its file removed (ceiling.c fail())', () => {
+    const dir = tmpDir();
+    const bin = path.join(dir, 'ceiling');
+    execFileSync('cc', ['-O2', '-pthread', '-o', bin, path.join(ROOT, 'bench', 'ceiling.c')]);
+    // A file size limit of 40 blocks of 512 bytes: the sixth 4 KiB write fails
+    // (EFBIG; SIGXFSZ ignored), after the closed loop has handed batches over.
+    for (const mode of ['fdatasync', 'uring']) {
+      for (const turnaround of [[], ['100']]) {
+        const args = [dir, '4096', '30', 'append', '0', '1', mode, ...turnaround].join(' ');
+        const r = spawnSync('sh', ['-c', `trap '' XFSZ; ulimit -f 40; exec ${bin} ${args}`], { encoding: 'utf8', timeout: 20_000 });
+        if (mode === 'uring' && /io_uring_setup/.test(r.stderr)) continue;
+        expect(r.error, `${mode} ${turnaround}: it did not finish`).toBeUndefined();
+        expect(r.status, `${mode} ${turnaround}: ${r.stderr}`).toBe(1);
+        expect(r.stderr).toMatch(mode === 'uring' ? /io_uring: a short or failed write/ : /pwrite: File too large/);
+        expect(r.stdout).toBe('');
+      }
+    }
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('ceiling-'))).toEqual([]);
+  });
+
   it('measures the copy into a buffer by its last write (dma-copy: bench:dma-copy), four ways, and removes its file', () => {
     const dir = tmpDir();
     const bin = path.join(dir, 'dma-copy');
