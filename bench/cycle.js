@@ -65,8 +65,13 @@ const LINE = /^\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(\S+):\s*(.*)$/;
 function parse(perfData) {
   const r = spawnSync('perf', ['script', '--ns', '-i', perfData, '-F', 'comm,tid,cpu,time,event,trace'], { encoding: 'utf8', maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`perf script failed: ${r.stderr}`);
+  return parseScript(r.stdout);
+}
+
+// The events of perf script's text, times in microseconds.
+function parseScript(text) {
   const out = [];
-  for (const line of r.stdout.split('\n')) {
+  for (const line of text.split('\n')) {
     const m = LINE.exec(line);
     if (!m) continue;
     out.push({ comm: m[1], tid: Number(m[2]), cpu: Number(m[3]), t: Number(m[4]) * 1e6, ev: m[5], arg: m[6] });
@@ -95,16 +100,17 @@ function analyse(evs) {
   const steps = { publish: [], notify: [], wake: [], turnaround: [], busy: [], write: [], sync: [], cycle: [] };
   let crossCpu = 0;
   let cur = null; // the cycle being cut, from one fdatasync's return to the next
-  let syncEnter = null;
+  let syncs = 0;
   for (const e of evs) {
     if (e.tid === flusher) {
       if (e.ev === 'syscalls:sys_enter_fdatasync') {
-        syncEnter = e.t;
         if (cur && cur.writeEnd !== undefined && cur.syncStart === undefined) cur.syncStart = e.t;
       } else if (e.ev === 'syscalls:sys_exit_fdatasync') {
-        if (syncEnter !== null) steps.sync.push(e.t - syncEnter);
-        syncEnter = null;
+        syncs++;
         if (cur && cur.syncStart !== undefined && cur.notifyEnd !== undefined && cur.wake !== undefined && cur.jsEnd !== undefined) {
+          // Every step, the sync too, from the cycles cut: a sync outside
+          // one (after a coalesced notification) is not in the medians.
+          steps.sync.push(e.t - cur.syncStart);
           steps.publish.push(cur.notify - cur.t0);
           steps.notify.push(cur.notifyEnd - cur.notify);
           steps.wake.push(cur.wake - cur.notify);
@@ -145,7 +151,7 @@ function analyse(evs) {
   }
   // Cycles not cut: a notification coalesced with the next, or the main
   // thread still busy when the next sync returned. The medians leave them out.
-  return { steps, cycles: steps.cycle.length, syncs: steps.sync.length, crossCpu };
+  return { steps, cycles: steps.cycle.length, syncs, crossCpu };
 }
 
 function main() {
@@ -182,4 +188,6 @@ function main() {
   }
 }
 
-main();
+if (require.main === module) main();
+
+module.exports = { parseScript, analyse, median };

@@ -331,6 +331,48 @@ describe('bench closed-loop bound', () => {
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('ceiling-'))).toEqual([]);
   });
 
+  it("cuts a perf trace into batch cycles (bench:cycle), each step's median from the cycles cut, the sync's too", () => {
+    const { parseScript, analyse, median } = requireBench('./cycle.js');
+    const lines: string[] = [];
+    const at = (us: number) => (1000 + us / 1e6).toFixed(9);
+    const flusher = (us: number, ev: string, arg: string) => lines.push(`commitlog-flush   200 [001] ${at(us)}: ${ev}: ${arg}`);
+    const main = (us: number, ev: string, arg: string) => lines.push(`node   100 [001] ${at(us)}: ${ev}: ${arg}`);
+    flusher(0, 'syscalls:sys_enter_fdatasync', 'fd: 0x0000000c');
+    flusher(10, 'syscalls:sys_exit_fdatasync', '0x0');
+    // Two cycles cut: notify, the main thread's wake, its tick, the next write and sync.
+    let t = 10;
+    for (const sync of [100, 110]) {
+      flusher(t + 3, 'syscalls:sys_enter_write', 'fd: 0x0000000b, buf: 0x00007f0000000000, count: 0x00000008');
+      flusher(t + 4, 'syscalls:sys_exit_write', '0x8');
+      lines.push(`swapper/1   0 [001] ${at(t + 5)}: sched:sched_switch: prev_comm=swapper/1 prev_pid=0 prev_prio=120 prev_state=R ==> next_comm=node next_pid=100 next_prio=120`);
+      main(t + 15, 'syscalls:sys_enter_epoll_wait', 'epfd: 0x00000003, events: 0x00007ffc00000000, maxevents: 0x00000400, timeout: 0xffffffff');
+      flusher(t + 20, 'syscalls:sys_enter_pwrite64', 'fd: 0x0000000c, buf: 0x00007f0000001000, count: 0x00001000, pos: 0x00000000');
+      flusher(t + 23, 'syscalls:sys_exit_pwrite64', '0x1000');
+      flusher(t + 24, 'syscalls:sys_enter_fdatasync', 'fd: 0x0000000c');
+      t += 24 + sync;
+      flusher(t, 'syscalls:sys_exit_fdatasync', '0x0');
+    }
+    // Three long syncs that no notification precedes (coalesced): not cycles.
+    for (let k = 0; k < 3; k++) {
+      flusher(t + 2, 'syscalls:sys_enter_fdatasync', 'fd: 0x0000000c');
+      t += 502;
+      flusher(t, 'syscalls:sys_exit_fdatasync', '0x0');
+    }
+    const { steps, cycles, syncs } = analyse(parseScript(lines.join('\n')));
+    expect({ cycles, syncs }).toEqual({ cycles: 2, syncs: 6 });
+    const m = (xs: number[]) => Math.round(median(xs));
+    expect(Object.fromEntries(Object.entries(steps).map(([k, xs]) => [k, m(xs as number[])]))).toEqual({
+      publish: 3,
+      notify: 1,
+      wake: 2,
+      turnaround: 15,
+      busy: 10,
+      write: 3,
+      sync: 110,
+      cycle: 134,
+    });
+  });
+
   it('measures the copy into a buffer by its last write (dma-copy: bench:dma-copy), four ways, and removes its file', () => {
     const dir = tmpDir();
     const bin = path.join(dir, 'dma-copy');
