@@ -87,6 +87,25 @@ describe('bench/run.js output', () => {
     }
   });
 
+  it('replays each run of a cell right after it, and keeps every run\'s ratio to its own replay', () => {
+    const out = tmpDir('commitlog-bench-out-');
+    const data = tmpDir('commitlog-bench-data-');
+    const run = spawnSync(process.execPath, [path.join(ROOT, 'bench', 'run.js'), '--only', 'commitlog:1:1024', '--out', out], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, BENCH_SECONDS: '0.2', BENCH_REPS: '3', BENCH_DIR: data, BENCH_ONLY: '', BENCH_OUT: '' },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const [r] = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8')).results;
+    expect(r.vsCeilingRuns).toHaveLength(3);
+    expect(r.vsClosedLoopRuns).toHaveLength(3);
+    // The median run (by records/s) keeps its own replay: its ratio is among the runs'.
+    const own = r.recordsPerSec / r.ceiling.recordsPerSec;
+    expect(r.vsCeilingRuns.some((x: number) => Math.abs(x - own) < 1e-9)).toBe(true);
+    expect(run.stderr).toMatch(/cell 1\/1 .*: \S+ records\/s \(runs .*\), \d+%, \d+%, \d+% of its disk ceiling/);
+    expect(fs.readdirSync(data).filter((f) => f.startsWith('ceiling'))).toEqual([]);
+  });
+
   it('writes a run to an untracked folder of its own unless --out says where', () => {
     const first = parseRunArgs([], {}, new Date('2026-11-24T05:00:00Z'));
     const second = parseRunArgs(['--full'], {}, new Date('2026-11-24T05:30:00Z'));
@@ -263,7 +282,28 @@ describe('bench closed-loop bound', () => {
     const header = lines.find((l) => l.startsWith('| contender | callers | record | batch bytes'))!.split('|').map((c) => c.trim());
     const row = lines.filter((l) => l.startsWith('| commitlog (default), steady state'))[1].split('|').map((c) => c.trim());
     expect(row[header.indexOf('closed loop: turnaround µs, rec/s (batch p50 µs)')]).toBe('44.8, 330.0k (121)');
-    expect(row[header.indexOf('vs closed loop')]).toBe('91%');
+    expect(row[header.indexOf('vs closed loop (each run)')]).toBe('91%');
+    expect(row[header.indexOf('vs ceiling (each run)')]).toBe('67%');
+  });
+
+  it('sets each run against its own replay: the median of the runs\' ratios, each listed', () => {
+    const ceiling = {
+      ...ceilingPlan(base),
+      byState: { overwrite: { recordsPerSec: 450_000, batchUsP50: 118 } },
+      bestState: 'overwrite',
+      recordsPerSec: 450_000,
+      closedLoop: { recordsPerSec: 330_000, batchUsP50: 121, turnaroundUs: 44.8 },
+    };
+    // The median run's own ratio is 67% (300k / 450k); its runs' ratios are not in that order.
+    const r = { ...base, ceiling, vsCeilingRuns: [0.51, 0.89, 0.74], vsClosedLoopRuns: [0.95, 1.09, 0.9] };
+    const lines = renderReport([r], META).split('\n');
+    const main = lines.find((l) => l.startsWith('| contender | callers | record | records/s'))!.split('|').map((c) => c.trim());
+    const mainRow = lines.find((l) => l.startsWith('| commitlog (default), steady state'))!.split('|').map((c) => c.trim());
+    expect(mainRow[main.indexOf('vs disk ceiling')]).toBe('74%');
+    const header = lines.find((l) => l.startsWith('| contender | callers | record | batch bytes'))!.split('|').map((c) => c.trim());
+    const row = lines.filter((l) => l.startsWith('| commitlog (default), steady state'))[1].split('|').map((c) => c.trim());
+    expect(row[header.indexOf('vs ceiling (each run)')]).toBe('74% (51%, 89%, 74%)');
+    expect(row[header.indexOf('vs closed loop (each run)')]).toBe('95% (95%, 109%, 90%)');
   });
 
   it('replays a closed loop with ceiling.c: each turnaround in series with its batch', () => {

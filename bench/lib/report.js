@@ -4,6 +4,14 @@
 const { humanName, fmtCount, fmtBytes } = require('./names');
 
 const pct = (x) => (x === undefined ? '' : `${(x * 100).toFixed(0)}%`);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// A cell against its disk ceiling: the median of its runs' ratios to their
+// own replays (bench/run.js), or, in a run made before those, the median
+// run's ratio to the one replay.
+const vsCeiling = (r) => (r.vsCeilingRuns ? median(r.vsCeilingRuns) : r.ceiling ? r.recordsPerSec / r.ceiling.recordsPerSec : undefined);
+const vsClosedLoop = (r) =>
+  r.vsClosedLoopRuns ? median(r.vsClosedLoopRuns) : r.ceiling?.closedLoop ? r.recordsPerSec / r.ceiling.closedLoop.recordsPerSec : undefined;
+const eachRun = (xs) => (xs ? ` (${xs.map((x) => pct(x)).join(', ')})` : '');
 
 function mainTable(results) {
   const find = (name, conc, size) =>
@@ -17,7 +25,7 @@ function mainTable(results) {
     const jg = find('js-group-commit', r.concurrency, r.recordBytes);
     const runs = (r.recordsPerSecRuns ?? []).map((x) => fmtCount(x)).join(', ');
     rows.push(
-      `| ${humanName(r.contender, r.group)} | ${r.concurrency} | ${fmtBytes(r.recordBytes)} | ${fmtCount(r.recordsPerSec)} | ${runs} | ${r.mbPerSec.toFixed(1)} | ${Math.round(r.latencyUsP50)} | ${Math.round(r.latencyUsP99)} | ${fmtCount(r.syncsPerSec)} | ${r.recordsPerBatch.toFixed(1)} | ${r.mainThreadUsPerRecord.toFixed(2)} | ${r.mainThreadCpuUsPerRecord == null ? '' : r.mainThreadCpuUsPerRecord.toFixed(2)} | ${Math.round(r.peakRssMb)} | ${fc ? (r.recordsPerSec / fc.recordsPerSec).toFixed(1) + 'x' : ''} | ${jg ? (r.recordsPerSec / jg.recordsPerSec).toFixed(2) + 'x' : ''} | ${r.ceiling ? pct(r.recordsPerSec / r.ceiling.recordsPerSec) : ''} |`,
+      `| ${humanName(r.contender, r.group)} | ${r.concurrency} | ${fmtBytes(r.recordBytes)} | ${fmtCount(r.recordsPerSec)} | ${runs} | ${r.mbPerSec.toFixed(1)} | ${Math.round(r.latencyUsP50)} | ${Math.round(r.latencyUsP99)} | ${fmtCount(r.syncsPerSec)} | ${r.recordsPerBatch.toFixed(1)} | ${r.mainThreadUsPerRecord.toFixed(2)} | ${r.mainThreadCpuUsPerRecord == null ? '' : r.mainThreadCpuUsPerRecord.toFixed(2)} | ${Math.round(r.peakRssMb)} | ${fc ? (r.recordsPerSec / fc.recordsPerSec).toFixed(1) + 'x' : ''} | ${jg ? (r.recordsPerSec / jg.recordsPerSec).toFixed(2) + 'x' : ''} | ${pct(vsCeiling(r))} |`,
     );
   }
   return rows;
@@ -25,22 +33,22 @@ function mainTable(results) {
 
 function ceilingTable(results) {
   const rows = [
-    '| contender | callers | record | batch bytes | batches replayed | O_DIRECT share | in flight | written blocks rec/s (batch p50 µs) | fallocated rec/s (batch p50 µs) | ceiling rec/s | contender rec/s | closed loop: turnaround µs, rec/s (batch p50 µs) | vs closed loop |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| contender | callers | record | batch bytes | batches replayed | O_DIRECT share | in flight | written blocks rec/s (batch p50 µs) | fallocated rec/s (batch p50 µs) | ceiling rec/s | contender rec/s | vs ceiling (each run) | closed loop: turnaround µs, rec/s (batch p50 µs) | vs closed loop (each run) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const cellOf = (s) => (s ? `${fmtCount(s.recordsPerSec)} (${s.batchUsP50})` : '');
   for (const r of results.filter((x) => x.ceiling)) {
     const c = r.ceiling;
     const fallocated = c.byState.fallocate ?? c.byState.append;
     rows.push(
-      `| ${humanName(r.contender, r.group)} | ${r.concurrency} | ${fmtBytes(r.recordBytes)} | ${c.batchBytes} | ${c.batches} | ${pct(c.directShare)} | ${c.depth} | ${cellOf(c.byState.overwrite)} | ${cellOf(fallocated)} | ${fmtCount(c.recordsPerSec)} | ${fmtCount(r.recordsPerSec)} | ${c.closedLoop ? `${c.closedLoop.turnaroundUs}, ${cellOf(c.closedLoop)}` : ''} | ${c.closedLoop ? pct(r.recordsPerSec / c.closedLoop.recordsPerSec) : ''} |`,
+      `| ${humanName(r.contender, r.group)} | ${r.concurrency} | ${fmtBytes(r.recordBytes)} | ${c.batchBytes} | ${c.batches} | ${pct(c.directShare)} | ${c.depth} | ${cellOf(c.byState.overwrite)} | ${cellOf(fallocated)} | ${fmtCount(c.recordsPerSec)} | ${fmtCount(r.recordsPerSec)} | ${pct(vsCeiling(r))}${eachRun(r.vsCeilingRuns)} | ${c.closedLoop ? `${c.closedLoop.turnaroundUs}, ${cellOf(c.closedLoop)}` : ''} | ${c.closedLoop ? `${pct(vsClosedLoop(r))}${eachRun(r.vsClosedLoopRuns)}` : ''} |`,
     );
   }
   return rows;
 }
 
 const CEILING_TEXT =
-  "Each ceiling is `bench/ceiling.c` run right after its cell, replaying the cell's I/O without the software: " +
+  "Each ceiling is `bench/ceiling.c` run right after each run of its cell, replaying that run's I/O without the software: " +
   'the same number of batches (at most 256 MiB) of the mean batch size commitlog wrote, the same share of them ' +
   'written with O_DIRECT, as many batches in flight as commitlog had (2 when its flushers overlapped), one ' +
   'fdatasync per batch (O_DSYNC writes for `sync: \'direct\'`), on written blocks and on fallocated ones; ' +
@@ -52,7 +60,8 @@ const CEILING_TEXT =
   'that work is in series with the disk for any group commit whose callers await their appends. Part of that CPU ' +
   'time runs beside the write, so the bound errs low (by 5–12% at 64 callers on the build machine: README); ' +
   'above 100% means part of the ' +
-  "contender's main-thread work overlapped the disk.";
+  "contender's main-thread work overlapped the disk. The replays shown are the median run's; \"vs ceiling\" and " +
+  "\"vs closed loop\" are the median of every run's ratio to its own replay, listed in the order of the runs column above.";
 
 /** The whole report: every table under its own heading, with text between. */
 function renderReport(results, meta) {
