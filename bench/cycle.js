@@ -34,6 +34,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { median } = require('./lib/stats');
 
 const [contender = 'commitlog', callers = '1', bytes = '1024', seconds = '1.5', dataDir = path.join(__dirname, '.data')] =
   process.argv.slice(2);
@@ -79,11 +80,6 @@ function parseScript(text) {
   return out;
 }
 
-const median = (xs) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-};
 
 function analyse(evs) {
   const flusher = evs.find((e) => e.comm === 'commitlog-flush')?.tid;
@@ -190,4 +186,4 @@ function main() {
 
 if (require.main === module) main();
 
-module.exports = { parseScript, analyse, median };
+module.exports = { parseScript, analyse };

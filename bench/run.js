@@ -17,6 +17,7 @@ const { parseRunArgs, cellMatches } = require('./lib/options');
 const { createProgress } = require('./lib/progress');
 const { buildCeiling, ceilingPlan, runCeiling, removeCeiling } = require('./lib/ceiling');
 const { renderReport, ceilingOf } = require('./lib/report');
+const { median } = require('./lib/stats');
 const { renderCharts } = require('./lib/charts');
 const { humanName, fmtCount, fmtBytes } = require('./lib/names');
 
@@ -84,7 +85,6 @@ function runCell(cell) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function cellLabel(cell) {
   return `${humanName(cell.contender, cell.group)}, ${cell.conc} caller${cell.conc === 1 ? '' : 's'}, ${fmtBytes(cell.size)}`;

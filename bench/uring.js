@@ -22,6 +22,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { buildCeiling, removeCeiling } = require('./lib/ceiling');
+const { median } = require('./lib/stats');
 
 const rounds = Number(process.argv[2] ?? 4);
 const dataDir = path.resolve(process.argv[3] ?? path.join(__dirname, '.data'));
@@ -46,11 +47,6 @@ const CASES = SHAPES.flatMap((s) =>
 );
 // Two system calls (commitlog's Io), a write linked to an fdatasync, one RWF_DSYNC write.
 const MODES = ['fdatasync', 'uring', 'uring-dsync'];
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 fs.mkdirSync(dataDir, { recursive: true });
 const bin = buildCeiling(dataDir);

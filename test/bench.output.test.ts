@@ -11,6 +11,14 @@ import { describe, expect, it } from 'vitest';
 import { tmpDir } from './helpers';
 
 const ROOT = path.join(__dirname, '..');
+
+/** bench/ceiling.c built into a fresh directory, where it also replays. */
+function buildCeilingIn(): { dir: string; bin: string } {
+  const dir = tmpDir();
+  const bin = path.join(dir, 'ceiling');
+  execFileSync('cc', ['-O2', '-pthread', '-o', bin, path.join(ROOT, 'bench', 'ceiling.c')]);
+  return { dir, bin };
+}
 const requireBench = createRequire(path.join(ROOT, 'bench', 'run.js'));
 const { parseRunArgs, cellMatches } = requireBench('./lib/options');
 const { renderReport } = requireBench('./lib/report');
@@ -108,6 +116,14 @@ describe('bench/run.js output', () => {
     const median = [...r.ceilingRuns.map((c: { recordsPerSec: number }) => c.recordsPerSec)].sort((a, b) => a - b)[1];
     expect(run.stderr).toContain(`${((r.recordsPerSec / median) * 100).toFixed(0)}% of its disk ceiling`);
     expect(fs.readdirSync(data).filter((f) => f.startsWith('ceiling'))).toEqual([]);
+  });
+
+  it('takes the median of an odd list, the mean of the middle two of an even one, NaN of none', () => {
+    const { median } = requireBench('./lib/stats');
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([5])).toBe(5);
+    expect(median([])).toBeNaN();
   });
 
   it('writes a run to an untracked folder of its own unless --out says where', () => {
@@ -265,8 +281,6 @@ describe('bench closed-loop bound', () => {
     // Every caller in every batch means at least 90% of them (57.6 of 64).
     expect(ceilingPlan({ ...base, recordsPerBatch: 57 }).turnaroundUs).toBeUndefined();
     expect(ceilingPlan({ ...base, recordsPerBatch: 58 }).turnaroundUs).toBe(40.6);
-    // The replayed run's own CPU figure, not the median across runs.
-    expect(ceilingPlan({ ...base, ownMainThreadCpuUsPerRecord: 0.8 }).turnaroundUs).toBe(51.2);
     // The replay writes written blocks: a growing log past 100 MB/s fallocates
     // ('auto'), below it zero-fills.
     expect(ceilingPlan({ ...base, preallocate: 'auto', mbPerSec: 249 }).turnaroundUs).toBeUndefined();
@@ -274,53 +288,48 @@ describe('bench closed-loop bound', () => {
     expect(ceilingPlan({ ...base, preallocate: 'fallocate' }).turnaroundUs).toBeUndefined();
   });
 
+  // The median run's own replay, with its closed loop.
+  const replayed = () => ({
+    ...ceilingPlan(base),
+    byState: { overwrite: { recordsPerSec: 450_000, batchUsP50: 118 } },
+    bestState: 'overwrite',
+    recordsPerSec: 450_000,
+    closedLoop: { recordsPerSec: 330_000, batchUsP50: 121, turnaroundUs: 44.8 },
+  });
+  /** The header and the row of a contender in the report's table that starts with `head`. */
+  const tableRow = (lines: string[], head: string, nth: number) => {
+    const cells = (l: string) => l.split('|').map((c) => c.trim());
+    const header = cells(lines.find((l) => l.startsWith(head))!);
+    const row = cells(lines.filter((l) => l.startsWith('| commitlog (default), steady state'))[nth]);
+    return (column: string) => row[header.indexOf(column)];
+  };
+
   it('shows the bound and the contender\'s share of it in the ceilings table', () => {
-    const ceiling = {
-      ...ceilingPlan(base),
-      byState: { overwrite: { recordsPerSec: 450_000, batchUsP50: 118 } },
-      bestState: 'overwrite',
-      recordsPerSec: 450_000,
-      closedLoop: { recordsPerSec: 330_000, batchUsP50: 121, turnaroundUs: 44.8 },
-    };
-    const lines = renderReport([{ ...base, ceiling }], META).split('\n');
-    const header = lines.find((l) => l.startsWith('| contender | callers | record | batch bytes'))!.split('|').map((c) => c.trim());
-    const row = lines.filter((l) => l.startsWith('| commitlog (default), steady state'))[1].split('|').map((c) => c.trim());
-    expect(row[header.indexOf('closed loop: turnaround µs, rec/s (batch p50 µs)')]).toBe('44.8, 330.0k (121)');
-    expect(row[header.indexOf('vs closed loop')]).toBe('91%');
-    expect(row[header.indexOf('vs ceiling')]).toBe('67%');
+    const cell = tableRow(renderReport([{ ...base, ceiling: replayed() }], META).split('\n'), '| contender | callers | record | batch bytes', 1);
+    expect(cell('closed loop: turnaround µs, rec/s (batch p50 µs)')).toBe('44.8, 330.0k (121)');
+    expect(cell('vs closed loop')).toBe('91%');
+    expect(cell('vs ceiling')).toBe('67%');
   });
 
   it("sets a cell against the median of the replays after its runs, each listed ('–' for a run without one)", () => {
-    const ceiling = {
-      ...ceilingPlan(base),
-      byState: { overwrite: { recordsPerSec: 450_000, batchUsP50: 118 } },
-      bestState: 'overwrite',
-      recordsPerSec: 450_000,
-      closedLoop: { recordsPerSec: 330_000, batchUsP50: 121, turnaroundUs: 44.8 },
-    };
     // The median run (300k records/s) had the 600k replay: a single replay would say 50%.
     const ceilingRuns = [
       { recordsPerSec: 400_000, closedLoop: { recordsPerSec: 320_000, turnaroundUs: 40 } },
       { recordsPerSec: 600_000, closedLoop: null },
       { recordsPerSec: 450_000, closedLoop: { recordsPerSec: 330_000, turnaroundUs: 44.8 } },
     ];
-    const r = { ...base, ceiling: { ...ceiling, recordsPerSec: 600_000 }, ceilingRuns };
-    const lines = renderReport([r], META).split('\n');
-    const main = lines.find((l) => l.startsWith('| contender | callers | record | records/s'))!.split('|').map((c) => c.trim());
-    const mainRow = lines.find((l) => l.startsWith('| commitlog (default), steady state'))!.split('|').map((c) => c.trim());
-    expect(mainRow[main.indexOf('vs disk ceiling')]).toBe('67%');
-    const header = lines.find((l) => l.startsWith('| contender | callers | record | batch bytes'))!.split('|').map((c) => c.trim());
-    const row = lines.filter((l) => l.startsWith('| commitlog (default), steady state'))[1].split('|').map((c) => c.trim());
-    expect(row[header.indexOf("ceiling rec/s: median (each run's)")]).toBe('450.0k (400.0k, 600.0k, 450.0k)');
-    expect(row[header.indexOf('vs ceiling')]).toBe('67%');
-    expect(row[header.indexOf("closed loop rec/s: median (each run's)")]).toBe('330.0k (320.0k, –, 330.0k)');
-    expect(row[header.indexOf('vs closed loop')]).toBe('91%');
+    const lines = renderReport([{ ...base, ceiling: { ...replayed(), recordsPerSec: 600_000 }, ceilingRuns }], META).split('\n');
+    expect(tableRow(lines, '| contender | callers | record | records/s', 0)('vs disk ceiling')).toBe('67%');
+    const cell = tableRow(lines, '| contender | callers | record | batch bytes', 1);
+    expect(cell("ceiling rec/s: median (each run's)")).toBe('450.0k (400.0k, 600.0k, 450.0k)');
+    expect(cell('vs ceiling')).toBe('67%');
+    // Two runs had a closed loop: the median of two is their mean.
+    expect(cell("closed loop rec/s: median (each run's)")).toBe('325.0k (320.0k, –, 330.0k)');
+    expect(cell('vs closed loop')).toBe('92%');
   });
 
   it('replays a closed loop with ceiling.c: each turnaround in series with its batch', () => {
-    const dir = tmpDir();
-    const bin = path.join(dir, 'ceiling');
-    execFileSync('cc', ['-O2', '-pthread', '-o', bin, path.join(ROOT, 'bench', 'ceiling.c')]);
+    const { dir, bin } = buildCeilingIn();
     const r = JSON.parse(execFileSync(bin, [dir, '4096', '30', 'overwrite', '0', '1', 'fdatasync', '2000'], { encoding: 'utf8' }));
     expect(r).toMatchObject({ batches: 30, batchBytes: 4096, turnaroundUs: 2000 });
     // In series: the 29 turnarounds of 2 ms spun between the 30 batches and
@@ -337,9 +346,7 @@ describe('bench closed-loop bound', () => {
   });
 
   it("replays with io_uring ('uring', 'uring-dsync'; bench:uring), writing every batch, cached or with O_DIRECT", (ctx) => {
-    const dir = tmpDir();
-    const bin = path.join(dir, 'ceiling');
-    execFileSync('cc', ['-O2', '-pthread', '-o', bin, path.join(ROOT, 'bench', 'ceiling.c')]);
+    const { dir, bin } = buildCeilingIn();
     const run = (...args: string[]) => spawnSync(bin, [dir, '4096', '30', 'append', ...args], { encoding: 'utf8' });
     const first = run('0', '1', 'uring');
     // A kernel without io_uring (io_uring_disabled, a seccomp filter) says so.
@@ -363,9 +370,7 @@ describe('bench closed-loop bound', () => {
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('ceiling-'))).toEqual([]);
   });
   it('stops a replay whose write fails, closed loop or not, with exit 1 and its file removed (ceiling.c fail())', () => {
-    const dir = tmpDir();
-    const bin = path.join(dir, 'ceiling');
-    execFileSync('cc', ['-O2', '-pthread', '-o', bin, path.join(ROOT, 'bench', 'ceiling.c')]);
+    const { dir, bin } = buildCeilingIn();
     // A file size limit of 40 blocks of 512 bytes: the sixth 4 KiB write fails
     // (EFBIG; SIGXFSZ ignored), after the closed loop has handed batches over.
     for (const mode of ['fdatasync', 'uring']) {
@@ -383,7 +388,8 @@ describe('bench closed-loop bound', () => {
   });
 
   it("cuts a perf trace into batch cycles (bench:cycle), each step's median from the cycles cut, the sync's too", () => {
-    const { parseScript, analyse, median } = requireBench('./cycle.js');
+    const { parseScript, analyse } = requireBench('./cycle.js');
+    const { median } = requireBench('./lib/stats');
     const lines: string[] = [];
     const at = (us: number) => (1000 + us / 1e6).toFixed(9);
     const flusher = (us: number, ev: string, arg: string) => lines.push(`commitlog-flush   200 [001] ${at(us)}: ${ev}: ${arg}`);

@@ -41,7 +41,8 @@ function ceilingPlan(r) {
 /**
  * The main thread's work per batch when every caller is in every batch (1
  * and 64 callers; not 1,024, whose next batch forms while one syncs): its
- * CPU time per record times the records per batch, from the run replayed.
+ * CPU time per record times the records per batch, of the run replayed
+ * (bench/run.js replays each run, before the cell's medians are taken).
  * The closed-loop replay puts that much work in series with each batch's
  * write and sync. That is more than the part really in series (some of it
  * runs beside the write: bench/cycle.js), so the bound errs low, in the
@@ -51,7 +52,7 @@ function ceilingPlan(r) {
  * blocks (the replay's state): a growing log past 100 MB/s fallocates.
  */
 function closedLoopTurnaround(r) {
-  const cpu = r.ownMainThreadCpuUsPerRecord ?? r.mainThreadCpuUsPerRecord;
+  const cpu = r.mainThreadCpuUsPerRecord;
   if (!(cpu > 0) || r.overlappedShare > 0) return undefined;
   if (!(r.recordsPerBatch >= 0.9 * r.concurrency)) return undefined;
   // 'auto' fallocates past kAutoFallocateBytesPerSec (100e6, options.h);

@@ -2,9 +2,9 @@
 // The Markdown report of a run. Each table sits under its own heading:
 // two tables printed back to back render as one in Markdown.
 const { humanName, fmtCount, fmtBytes } = require('./names');
+const { median } = require('./stats');
 
 const pct = (x) => (x === undefined ? '' : `${(x * 100).toFixed(0)}%`);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 // A cell's disk ceiling: the median of the replays made after each of its
 // runs (bench/run.js), or, in a run made before those, the one replay
 // after the median run. The closed-loop bound likewise, from the runs that
