@@ -20,6 +20,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 const { defaultOutDir } = require('./lib/options');
+const { median } = require('./lib/stats');
 
 const { values } = parseArgs({
   options: {
@@ -176,7 +177,6 @@ async function withForwarderProcess(url, dir, rep) {
   return { ...r, forwardedPerSec: total / secs };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const k = (n) => (n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : n.toFixed(0));
 const ms = (u) => (u >= 1000 ? `${(u / 1000).toFixed(2)} ms` : `${u.toFixed(0)} µs`);
 

@@ -23,6 +23,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { median } = require('./lib/stats');
 
 const SEGMENT_BYTES = 8 << 20;
 const RETAIN_BYTES = 32 << 20;
@@ -84,11 +85,6 @@ async function child(preallocate, recycleSegments, mib) {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 function main() {
