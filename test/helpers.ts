@@ -149,3 +149,38 @@ export async function useFaultAddon() {
   afterEach(() => loaded.fault.disarm());
   return loaded;
 }
+
+/** What one crash point's runs did: whether any reached its step, and the longest run that did not. */
+export interface CrashPointRuns {
+  crashed: boolean;
+  steps: number;
+}
+
+/**
+ * Crash points `from`, `from + 1`, ... of a workload whose steps depend on
+ * threads (the preparer, two flushers, how appends fall into batches), so
+ * that a run can take more steps than the uninterrupted probe that counted
+ * `probeSteps`: stopping at the probe's count would never crash the end of a
+ * longer run. `one(crashAt)` runs the workload on fresh files with the crash
+ * at that step and reports, from `fault.crashed()` and `fault.steps()` read
+ * right after the workload, whether a run reached that step. The loop goes on
+ * past every step count seen (the probe's and each run's that did not crash)
+ * until three crash points in a row that no run reaches, so the last ones are
+ * the whole workload, then the crash. Returns how many crash points it ran;
+ * throws past twice the probe's steps plus 100.
+ */
+export async function everyCrashPoint(
+  probeSteps: number,
+  one: (crashAt: number) => Promise<CrashPointRuns>,
+  from = 0,
+): Promise<number> {
+  let longest = probeSteps;
+  let misses = 0;
+  for (let crashAt = from; ; crashAt++) {
+    if (crashAt > 2 * probeSteps + 100) throw new Error(`runs still crash at step ${crashAt}; the probe took ${probeSteps}`);
+    const r = await one(crashAt);
+    if (!r.crashed) longest = Math.max(longest, r.steps);
+    misses = r.crashed ? 0 : misses + 1;
+    if (misses >= 3 && crashAt >= longest) return crashAt - from + 1;
+  }
+}

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { segmentFiles, tmpDir, useFaultAddon } from './helpers';
+import { everyCrashPoint, segmentFiles, tmpDir, useFaultAddon } from './helpers';
 
 const { lib, fault } = await useFaultAddon();
 
@@ -109,23 +109,6 @@ async function recycleLife(run: Run, k: number): Promise<Log | undefined> {
   }
   for (let i = 1; i < k; i++) if (!(await appendOne(log, run, NEW_LEN))) return log;
   return log;
-}
-
-/**
- * Runs `one(crashAt)` for crashAt = 0, 1, 2, ... until a crash point that its
- * runs do not reach (`one` says whether any of them crashed there, before the
- * test's own crash at its end). Which roll takes a freed file depends on the
- * preparer thread, so a run's path can be longer than an uninterrupted
- * probe's: stopping at the probe's step count would leave the end of a longer
- * path uncrashed (CI once saw no crash point reach a recycled segment). The
- * last crash point is the whole life, then the crash. Returns how many there
- * were.
- */
-async function everyCrashPoint(probeSteps: number, one: (crashAt: number) => Promise<boolean>): Promise<number> {
-  for (let crashAt = 0; ; crashAt++) {
-    if (crashAt > 2 * probeSteps + 100) throw new Error(`runs still crash at step ${crashAt}; the probe took ${probeSteps}`);
-    if (!(await one(crashAt))) return crashAt + 1;
-  }
 }
 
 async function readAll(log: { read(o?: object): AsyncIterable<{ seq: number; data: Buffer }> }) {
@@ -244,7 +227,7 @@ describe('segment recycling under power loss', () => {
     fault.disarm();
     const seen = { truncationFinished: 0, recycledTail: 0, tornTail: 0 };
     const points = await everyCrashPoint(total, async (crashAt) => {
-      let crashed = false;
+      const runs = { crashed: false, steps: 0 };
       for (const [keep, dirKeep] of [
         [0, 0],
         [0.5, 0.5],
@@ -253,7 +236,8 @@ describe('segment recycling under power loss', () => {
         const run = copyOf(t);
         fault.arm({ trackDurability: true, crashAt });
         const log = await recycleLife(run, 3);
-        crashed ||= fault.crashed();
+        if (fault.crashed()) runs.crashed = true;
+        else runs.steps = Math.max(runs.steps, fault.steps());
         fault.crash();
         await log?.close().catch(() => {});
         fault.powerLoss({ seed: crashAt, keep, dirKeep });
@@ -263,7 +247,7 @@ describe('segment recycling under power loss', () => {
         if (report.truncationFinished > 0) seen.truncationFinished++;
         if (report.tornTail) seen.tornTail++;
       }
-      return crashed;
+      return runs;
     });
     console.log(`recycling, crash at every step: ${points} crash points (the probe took ${total} steps) x 3 power losses; ${JSON.stringify(seen)}`);
     // The crash points reach both ends: renames undone (the old names back,
@@ -284,7 +268,7 @@ describe('segment recycling under power loss', () => {
       const run = copyOf(t);
       fault.arm({ trackDurability: true, crashAt });
       const log = await recycleLife(run, 3);
-      const crashed = fault.crashed();
+      const runs = { crashed: fault.crashed(), steps: fault.steps() };
       fault.crash();
       await log?.close().catch(() => {});
       // The process restarts; the page cache is as the dead one left it.
@@ -301,7 +285,7 @@ describe('segment recycling under power loss', () => {
       fault.powerLoss({ seed: crashAt, keep: 0, dirKeep: 0.5 });
       fault.disarm();
       await verify(run, where);
-      return crashed;
+      return runs;
     });
     console.log(`recycling, restart: ${points} crash points (the probe took ${total} steps)`);
   });
