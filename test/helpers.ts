@@ -150,7 +150,7 @@ export async function useFaultAddon() {
   return loaded;
 }
 
-/** What one crash point's runs did: whether any reached its step, and the longest run that did not. */
+/** What one crash (or failure) point's runs did: whether any reached its step, and the longest run that did not. */
 export interface CrashPointRuns {
   crashed: boolean;
   steps: number;
@@ -166,8 +166,10 @@ export interface CrashPointRuns {
  * right after the workload, whether a run reached that step. The loop goes on
  * past every step count seen (the probe's and each run's that did not crash)
  * until three crash points in a row that no run reaches, so the last ones are
- * the whole workload, then the crash. Returns how many crash points it ran;
- * throws past twice the probe's steps plus 100.
+ * the whole workload, then the crash. The same serves a failure injected at
+ * the k-th step of one kind (`failAt`, `fault.steps(kind) > k`: reached).
+ * Returns how many crash points it ran; throws past twice the probe's steps
+ * plus 100.
  */
 export async function everyCrashPoint(
   probeSteps: number,

@@ -119,18 +119,23 @@ describe('two batches in flight', () => {
     const syncs = await stepsOfRun('sync', opts);
     expect(syncs).toBeGreaterThan(2);
     let failed = 0;
-    for (let k = 0; k < syncs; k++) {
+    // Batching differs between runs: sync k may not happen in one, and a run
+    // may sync more often than the probe, so k goes on to the end of every run.
+    const syncPoints = await everyCrashPoint(syncs, async (k) => {
+      const runs = { crashed: false, steps: 0 };
       for (const keep of [0, 0.5]) {
         const dir = tmpDir();
         fault.arm({ trackDurability: true });
         const log = await lib.CommitLog.open(dir, opts);
         fault.arm({ keepState: true, failAt: k, kind: 'sync', errno: EIO });
         const acked = await run(log, `s${k}`);
-        // Batching differs between runs: sync k may not have happened.
         if (fault.steps('sync') > k) {
+          runs.crashed = true;
           const err = await log.append('after').catch((e) => e);
           expect(err.code).toBe('ERR_LOG_FAILED');
           failed++;
+        } else {
+          runs.steps = Math.max(runs.steps, fault.steps('sync'));
         }
         await log.close().catch(() => {});
         // Linux marks the pages of a failed writeback clean: the bytes of
@@ -139,25 +144,31 @@ describe('two batches in flight', () => {
         fault.disarm();
         await expectAll(dir, acked, `sync ${k} failed, keep ${keep}`, opts);
       }
-    }
+      return runs;
+    });
+    console.log(`two in flight, a failed sync: ${syncPoints} failure points (the probe synced ${syncs} times), ${failed} runs reached theirs`);
     expect(failed).toBeGreaterThan(syncs / 2);
   });
 
   it('never acknowledges a batch written after one whose write failed, whichever write fails', async () => {
     const writes = await stepsOfRun('write', OPTS);
     expect(writes).toBeGreaterThan(2);
-    for (let k = 0; k < writes; k++) {
+    // As for the syncs: write k goes on to the end of every run.
+    const writePoints = await everyCrashPoint(writes, async (k) => {
       const dir = tmpDir();
       fault.arm({ trackDurability: true });
       const log = await lib.CommitLog.open(dir, OPTS);
       fault.arm({ keepState: true, failAt: k, kind: 'write', errno: EIO });
       const acked = await run(log, `w${k}`);
+      const runs = { crashed: fault.steps('write') > k, steps: fault.steps('write') };
       await log.close().catch(() => {});
       // The power loss takes whatever was not synced, a failed write's
       // neighbours included: only acknowledged records must be there.
       fault.powerLoss({ seed: k, keep: 0.5, wholeWrites: k % 2 === 1 });
       fault.disarm();
       await expectAll(dir, acked, `write ${k} failed`);
-    }
+      return runs;
+    });
+    console.log(`two in flight, a failed write: ${writePoints} failure points (the probe wrote ${writes} times)`);
   });
 });
