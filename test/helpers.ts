@@ -150,39 +150,28 @@ export async function useFaultAddon() {
   return loaded;
 }
 
-/** What one crash (or failure) point's runs did: whether any reached its step, and the longest run that did not. */
-export interface CrashPointRuns {
-  crashed: boolean;
-  steps: number;
-}
-
 /**
  * Crash points `from`, `from + 1`, ... of a workload whose steps depend on
  * threads (the preparer, two flushers, how appends fall into batches), so
  * that a run can take more steps than the uninterrupted probe that counted
  * `probeSteps`: stopping at the probe's count would never crash the end of a
  * longer run. `one(crashAt)` runs the workload on fresh files with the crash
- * at that step and reports, from `fault.crashed()` and `fault.steps()` read
- * right after the workload, whether a run reached that step. The loop goes on
- * past every step count seen (the probe's and each run's that did not crash)
- * until three crash points in a row that no run reaches, so the last ones are
- * the whole workload, then the crash. The same serves a failure injected at
- * the k-th step of one kind (`failAt`, `fault.steps(kind) > k`: reached).
- * Returns how many crash points it ran; throws past twice the probe's steps
- * plus 100.
+ * at that step and says, from `fault.crashed()` read right after the
+ * workload, whether any of its runs reached that step. The loop runs every
+ * point up to the probe's count, then goes on until a stretch of points that
+ * no run reaches: max(3, a tenth of the probe's steps) in a row, so that runs
+ * which take a longer path only some of the time (one roll more: tens of
+ * steps) are still crashed at to their end, with high probability, not
+ * certainty. The same serves a failure injected at the k-th step of one kind
+ * (`failAt`; reached when `fault.steps(kind) > k`). Returns how many points
+ * it ran; throws past twice the probe's steps plus 100.
  */
-export async function everyCrashPoint(
-  probeSteps: number,
-  one: (crashAt: number) => Promise<CrashPointRuns>,
-  from = 0,
-): Promise<number> {
-  let longest = probeSteps;
+export async function everyCrashPoint(probeSteps: number, one: (crashAt: number) => Promise<boolean>, from = 0): Promise<number> {
+  const stretch = Math.max(3, Math.ceil((probeSteps - from) / 10));
   let misses = 0;
   for (let crashAt = from; ; crashAt++) {
     if (crashAt > 2 * probeSteps + 100) throw new Error(`runs still crash at step ${crashAt}; the probe took ${probeSteps}`);
-    const r = await one(crashAt);
-    if (!r.crashed) longest = Math.max(longest, r.steps);
-    misses = r.crashed ? 0 : misses + 1;
-    if (misses >= 3 && crashAt >= longest) return crashAt - from + 1;
+    misses = (await one(crashAt)) ? 0 : misses + 1;
+    if (crashAt >= probeSteps && misses >= stretch) return crashAt - from + 1;
   }
 }
