@@ -80,7 +80,6 @@ function parseScript(text) {
   return out;
 }
 
-
 function analyse(evs) {
   const flusher = evs.find((e) => e.comm === 'commitlog-flush')?.tid;
   if (flusher === undefined) throw new Error('no commitlog-flush thread in the trace: is the contender a commitlog one?');

@@ -15,7 +15,7 @@
 //   npm run bench:dma-copy
 //
 // Prints one JSON line per way: microseconds per 64 KiB copied (the median
-// of the rounds; each round runs the four ways, starting with another one
+// of the rounds; each round runs the five ways, starting with another one
 // each time). Removes its file.
 #define _GNU_SOURCE
 #include <fcntl.h>

@@ -85,7 +85,6 @@ function runCell(cell) {
   return JSON.parse(out.trim().split('\n').pop());
 }
 
-
 function cellLabel(cell) {
   return `${humanName(cell.contender, cell.group)}, ${cell.conc} caller${cell.conc === 1 ? '' : 's'}, ${fmtBytes(cell.size)}`;
 }

@@ -369,6 +369,7 @@ describe('bench closed-loop bound', () => {
     expect(JSON.parse(u.stdout)).toMatchObject({ batches: 30, fileBytes: 30 * 4096 });
     expect(fs.readdirSync(dir).filter((f) => f.startsWith('ceiling-'))).toEqual([]);
   });
+
   it('stops a replay whose write fails, closed loop or not, with exit 1 and its file removed (ceiling.c fail())', () => {
     const { dir, bin } = buildCeilingIn();
     // A file size limit of 40 blocks of 512 bytes: the sixth 4 KiB write fails
@@ -431,7 +432,7 @@ describe('bench closed-loop bound', () => {
     });
   });
 
-  it('measures the copy into a buffer by its last write (dma-copy: bench:dma-copy), four ways, and removes its file', () => {
+  it('measures the copy into a buffer by its last write (dma-copy: bench:dma-copy), five ways, and removes its file', () => {
     const dir = tmpDir();
     const bin = path.join(dir, 'dma-copy');
     execFileSync('cc', ['-O2', '-o', bin, path.join(ROOT, 'bench', 'dma-copy.c')]);

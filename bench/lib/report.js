@@ -9,14 +9,12 @@ const pct = (x) => (x === undefined ? '' : `${(x * 100).toFixed(0)}%`);
 // runs (bench/run.js), or, in a run made before those, the one replay
 // after the median run. The closed-loop bound likewise, from the runs that
 // had one (each with its own run's turnaround).
-function ceilingOf(r) {
-  const all = (r.ceilingRuns ?? []).filter(Boolean).map((c) => c.recordsPerSec);
-  return all.length ? median(all) : r.ceiling?.recordsPerSec;
+function replayMedian(r, pick) {
+  const all = (r.ceilingRuns ?? []).map((c) => c && pick(c)).filter(Boolean);
+  return all.length ? median(all) : r.ceiling && pick(r.ceiling);
 }
-function closedLoopOf(r) {
-  const all = (r.ceilingRuns ?? []).filter((c) => c?.closedLoop).map((c) => c.closedLoop.recordsPerSec);
-  return all.length ? median(all) : r.ceiling?.closedLoop?.recordsPerSec;
-}
+const ceilingOf = (r) => replayMedian(r, (c) => c.recordsPerSec);
+const closedLoopOf = (r) => replayMedian(r, (c) => c.closedLoop?.recordsPerSec);
 const ratio = (r, bound) => (bound ? r.recordsPerSec / bound : undefined);
 // Every run's replay, in the order of the runs column; '–' for a run without one.
 const eachRun = (r, pick) => (r.ceilingRuns ? ` (${r.ceilingRuns.map((c) => (pick(c) ? fmtCount(pick(c)) : '–')).join(', ')})` : '');
